@@ -1,0 +1,259 @@
+"""The BTF type model: kinds, one ``Type`` record per type id, and the ``BTF`` container.
+
+Types refer to each other by id (``type_id``); the container resolves ids lazily, so a
+5 MB kernel BTF is only decoded where it is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from ..errors import BTFError
+
+
+class Kind(IntEnum):
+    """BTF_KIND_* values."""
+
+    UNKN = 0
+    INT = 1
+    PTR = 2
+    ARRAY = 3
+    STRUCT = 4
+    UNION = 5
+    ENUM = 6
+    FWD = 7
+    TYPEDEF = 8
+    VOLATILE = 9
+    CONST = 10
+    RESTRICT = 11
+    FUNC = 12
+    FUNC_PROTO = 13
+    VAR = 14
+    DATASEC = 15
+    FLOAT = 16
+    DECL_TAG = 17
+    TYPE_TAG = 18
+    ENUM64 = 19
+
+
+MODIFIERS = frozenset({Kind.VOLATILE, Kind.CONST, Kind.RESTRICT, Kind.TYPE_TAG})
+COMPOSITES = frozenset({Kind.STRUCT, Kind.UNION})
+ENUMS = frozenset({Kind.ENUM, Kind.ENUM64})
+
+# BTF_INT_ENCODING bits
+INT_SIGNED = 1 << 0
+INT_CHAR = 1 << 1
+INT_BOOL = 1 << 2
+
+# FUNC linkage / VAR linkage
+LINKAGE_STATIC = 0
+LINKAGE_GLOBAL = 1
+LINKAGE_EXTERN = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A struct/union member. ``bit_offset`` from the start of the composite."""
+
+    name: str
+    type_id: int
+    bit_offset: int
+    bitfield_size: int = 0  # 0: not a bitfield
+
+
+@dataclass(frozen=True, slots=True)
+class Enumerator:
+    name: str
+    value: int
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    type_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class VarSecinfo:
+    """One variable of a DATASEC."""
+
+    type_id: int
+    offset: int
+    size: int
+
+
+@dataclass(slots=True)
+class Type:
+    """One BTF type. Fields beyond ``id/kind/name`` are meaningful per kind (see comments)."""
+
+    id: int
+    kind: Kind
+    name: str = ""
+    size: int = 0          # INT STRUCT UNION ENUM ENUM64 DATASEC FLOAT
+    type_id: int = 0       # PTR TYPEDEF modifiers FUNC(proto) FUNC_PROTO(return) VAR DECL_TAG
+    kflag: bool = False    # STRUCT/UNION: bitfield encoding; FWD: union; ENUM*: signed
+    # INT
+    int_encoding: int = 0
+    int_offset: int = 0
+    int_bits: int = 0
+    # ARRAY
+    elem_type_id: int = 0
+    index_type_id: int = 0
+    nelems: int = 0
+    # STRUCT UNION / ENUM ENUM64 / FUNC_PROTO / DATASEC
+    members: tuple[Member, ...] = ()
+    enumerators: tuple[Enumerator, ...] = ()
+    params: tuple[Param, ...] = ()
+    secinfos: tuple[VarSecinfo, ...] = ()
+    # FUNC / VAR
+    linkage: int = 0
+    # DECL_TAG (-1: the tag applies to the type itself)
+    component_idx: int = -1
+
+    @property
+    def is_modifier(self) -> bool:
+        return self.kind in MODIFIERS
+
+    @property
+    def vlen(self) -> int:
+        return len(self.members or self.enumerators or self.params or self.secinfos)
+
+    def __repr__(self) -> str:
+        return f"<BTF {self.kind.name} [{self.id}] {self.name!r}>"
+
+
+VOID = Type(0, Kind.UNKN, "void")
+
+
+@dataclass(eq=False)
+class BTF:
+    """A set of BTF types with a string table; ``base`` is set for split BTF (modules).
+
+    ``_decode(id) -> Type`` decodes one local type on demand; ``_names`` maps a name to
+    the local ids carrying it (built once, eagerly, by the parser).
+    """
+
+    strings: bytes
+    count: int                                   # number of local types (excluding base)
+    _decode: Callable[[int], Type]
+    _names: dict[str, list[int]]
+    base: BTF | None = None
+    endian: str = "<"
+    raw: bytes = b""                             # the raw blob this was parsed from
+    _cache: dict[int, Type] = field(default_factory=dict)
+
+    @property
+    def start_id(self) -> int:
+        """First local type id (1 for base BTF, base's end for split BTF)."""
+        return self.base.end_id if self.base else 1
+
+    @property
+    def end_id(self) -> int:
+        """One past the last type id."""
+        return self.start_id + self.count
+
+    def __len__(self) -> int:
+        return self.end_id
+
+    def __getitem__(self, type_id: int) -> Type:
+        if type_id == 0:
+            return VOID
+        if self.base is not None and type_id < self.start_id:
+            return self.base[type_id]
+        t = self._cache.get(type_id)
+        if t is None:
+            if not self.start_id <= type_id < self.end_id:
+                raise BTFError(f"BTF type id {type_id} out of range (1..{self.end_id - 1})")
+            t = self._cache[type_id] = self._decode(type_id)
+        return t
+
+    def __iter__(self) -> Iterator[Type]:
+        """Local types in id order (not the base's)."""
+        for i in range(self.start_id, self.end_id):
+            yield self[i]
+
+    def ids_by_name(self, name: str) -> list[int]:
+        """Every type id (base first, then local) whose name is ``name``."""
+        ids = self.base.ids_by_name(name) if self.base else []
+        return ids + self._names.get(name, [])
+
+    def find(self, name: str, kind: Kind | None = None) -> Type:
+        """The first type named ``name`` (of ``kind`` if given); BTFError if none."""
+        for i in self.ids_by_name(name):
+            t = self[i]
+            if kind is None or t.kind == kind:
+                return t
+        what = f"{kind.name.lower()} {name}" if kind is not None else name
+        raise BTFError(f"no BTF type {what!r}")
+
+    def find_all(self, name: str, kind: Kind | None = None) -> list[Type]:
+        return [t for t in (self[i] for i in self.ids_by_name(name))
+                if kind is None or t.kind == kind]
+
+    def names(self) -> Iterator[str]:
+        if self.base:
+            yield from self.base.names()
+        yield from self._names
+
+    def skip_modifiers(self, type_id: int) -> Type:
+        """Follow CONST/VOLATILE/RESTRICT/TYPE_TAG (not typedefs)."""
+        t = self[type_id]
+        while t.kind in MODIFIERS:
+            t = self[t.type_id]
+        return t
+
+    def resolve(self, type_id: int) -> Type:
+        """Follow modifiers and typedefs to the underlying type."""
+        t = self[type_id]
+        while t.kind in MODIFIERS or t.kind == Kind.TYPEDEF:
+            t = self[t.type_id]
+        return t
+
+    def size_of(self, type_id: int) -> int:
+        """Byte size of a type (arrays multiplied out, pointers 8)."""
+        t = self.resolve(type_id)
+        if t.kind == Kind.PTR:
+            return 8
+        if t.kind == Kind.ARRAY:
+            return t.nelems * self.size_of(t.elem_type_id)
+        if t.kind in (Kind.INT, Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ENUM64, Kind.FLOAT,
+                      Kind.DATASEC):
+            return t.size
+        if t.kind == Kind.VAR:
+            return self.size_of(t.type_id)
+        raise BTFError(f"type [{t.id}] {t.kind.name} has no size")
+
+    def align_of(self, type_id: int) -> int:
+        t = self.resolve(type_id)
+        if t.kind == Kind.PTR:
+            return 8
+        if t.kind == Kind.ARRAY:
+            return self.align_of(t.elem_type_id)
+        if t.kind in COMPOSITES:
+            return max((self.align_of(m.type_id) for m in t.members
+                        if not m.bitfield_size), default=1)
+        return min(max(t.size, 1), 8)
+
+    def type_name(self, type_id: int) -> str:
+        """A C-like spelling of a type, for messages (``struct task_struct *``)."""
+        t = self[type_id]
+        k = t.kind
+        if k == Kind.UNKN:
+            return "void"
+        if k in MODIFIERS:
+            return f"{k.name.lower()} {self.type_name(t.type_id)}"
+        if k == Kind.PTR:
+            return f"{self.type_name(t.type_id)} *"
+        if k == Kind.ARRAY:
+            return f"{self.type_name(t.elem_type_id)}[{t.nelems}]"
+        if k in COMPOSITES:
+            return f"{k.name.lower()} {t.name or '(anon)'}"
+        if k in ENUMS:
+            return f"enum {t.name or '(anon)'}"
+        if k == Kind.FWD:
+            return f"{'union' if t.kflag else 'struct'} {t.name}"
+        if k == Kind.FUNC_PROTO:
+            return "func_proto"
+        return t.name or k.name.lower()
