@@ -78,6 +78,8 @@ class ProgramSpec:
     kern_version: int = 0
     relocs: list[RelocSpec] = field(default_factory=list)
     section_offset: int = 0               # byte offset of this function in its section
+    # where each linked function came from: (first insn index, section, byte offset, n insns)
+    origins: list[tuple[int, str, int, int]] = field(default_factory=list)
     is_subprog: bool = False              # static/global function called by programs
     skip: bool = False
     autoattach: bool = True

@@ -1,0 +1,73 @@
+# pybpf: build the BPF objects (clang, build time only), test, demo, bench.
+CLANG       ?= clang-19
+LLVM_STRIP  ?= llvm-strip-19
+CLANG_MAJOR := 19
+PYTHON      ?= python3
+ARCH        := x86
+BPF_CFLAGS  := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ibpf_src/include \
+               -fdebug-prefix-map=$(CURDIR)=. -fno-ident -Wall -Wno-unused-function
+
+TOOL_SRCS   := $(wildcard bpf_src/tools/*.bpf.c)
+TEST_SRCS   := $(wildcard bpf_src/tests/*.bpf.c)
+TOOL_OBJS   := $(patsubst bpf_src/tools/%.bpf.c,pybpf/bpf/%.bpf.o,$(TOOL_SRCS))
+TEST_OBJS   := $(patsubst bpf_src/tests/%.bpf.c,pybpf/bpf/tests/%.bpf.o,$(TEST_SRCS))
+HEADERS     := $(wildcard bpf_src/include/*.h)
+
+.PHONY: all objects check-clang check-objects deps test unit demo bench matrix lint clean
+
+all: objects
+
+objects: check-clang $(TOOL_OBJS) $(TEST_OBJS)
+
+check-clang:
+	@$(CLANG) --version | head -1 | grep -q "version $(CLANG_MAJOR)\." || \
+	  { echo "need clang $(CLANG_MAJOR) ($(CLANG)); run 'make deps'"; exit 1; }
+
+pybpf/bpf/%.bpf.o: bpf_src/tools/%.bpf.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(LLVM_STRIP) -g $@
+
+pybpf/bpf/tests/%.bpf.o: bpf_src/tests/%.bpf.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(LLVM_STRIP) -g $@
+
+# Rebuild every object into build/objcheck and compare with the committed ones.
+check-objects: check-clang
+	@rm -rf build/objcheck && mkdir -p build/objcheck/tests
+	@set -e; for s in $(TOOL_SRCS) $(TEST_SRCS); do \
+	  case $$s in bpf_src/tools/*) o=build/objcheck/$$(basename $$s .c).o;; \
+	              *) o=build/objcheck/tests/$$(basename $$s .c).o;; esac; \
+	  $(CLANG) $(BPF_CFLAGS) -c $$s -o $$o && $(LLVM_STRIP) -g $$o; done
+	@set -e; bad=0; for o in $(TOOL_OBJS) $(TEST_OBJS); do \
+	  r=build/objcheck/$${o#pybpf/bpf/}; \
+	  cmp -s $$o $$r || { echo "committed object differs from rebuild: $$o"; bad=1; }; done; \
+	  [ $$bad = 0 ] && echo "objects: $(words $(TOOL_OBJS) $(TEST_OBJS)) committed objects match a rebuild"
+
+deps:
+	bash scripts/setup.sh
+
+# The whole test suite, on a fresh Debian machine as root.
+test: deps check-objects
+	PYBPF_REQUIRE_KERNEL=1 $(PYTHON) -m pytest -q -p no:cacheprovider tests/unit tests/kernel
+	@if [ -f tests/matrix/vmtest.py ] && [ "$${PYBPF_SKIP_MATRIX:-0}" != 1 ]; then \
+	  $(MAKE) --no-print-directory matrix; fi
+
+unit:
+	$(PYTHON) -m pytest -q tests/unit
+
+matrix:
+	$(PYTHON) tests/matrix/vmtest.py
+
+demo: deps
+	$(PYTHON) -m pybpf object info pybpf/bpf/tests/loader_basic.bpf.o
+
+bench:
+	@for b in bench/*.py; do echo "== $$b"; $(PYTHON) $$b || exit 1; done
+
+lint:
+	ruff check pybpf tests bench
+
+clean:
+	rm -rf build

@@ -1,0 +1,104 @@
+"""The live object: maps, programs and BTF held by one context manager."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from .program import Program
+from .spec import ObjectSpec
+from .sys.fd import FD
+
+if TYPE_CHECKING:
+    from .attach.link import Link
+
+log = logging.getLogger("pybpf")
+
+
+class Object:
+    """Maps and programs of a loaded object. ``close()`` (or ``with``) releases every fd."""
+
+    def __init__(self, spec: ObjectSpec, maps: dict[str, Any], programs: dict[str, Program],
+                 btf_fd: FD | None, globals_: dict[str, Any], owned: list[Any]) -> None:
+        self.spec = spec
+        self.maps: Mapping[str, Any] = maps
+        self.programs: Mapping[str, Program] = programs
+        self.btf_fd = btf_fd
+        self._globals = globals_
+        self._owned = owned            # everything to close, in creation order
+        self._links: list[Link] = []
+        self.core_results: list[Any] = []
+
+    # typed global variables
+    @property
+    def rodata(self) -> Any:
+        return self._global(".rodata")
+
+    @property
+    def data(self) -> Any:
+        return self._global(".data")
+
+    @property
+    def bss(self) -> Any:
+        return self._global(".bss")
+
+    def globals(self, section: str) -> Any:
+        """Variables of any global-data section (".data.loops", ".rodata.consts", ...)."""
+        return self._global(section)
+
+    def _global(self, section: str) -> Any:
+        try:
+            return self._globals[section]
+        except KeyError:
+            raise AttributeError(f"object has no {section} section (known: "
+                                 f"{', '.join(sorted(self._globals)) or 'none'})") from None
+
+    def attach_all(self) -> list[Link]:
+        """Auto-attach every program whose SEC() name says how; returns the links."""
+        from .sys.consts import ProgType
+        links = []
+        try:
+            for p in self.programs.values():
+                if not p.spec.autoattach or p.type in (ProgType.XDP, ProgType.SCHED_CLS,
+                                                       ProgType.SOCKET_FILTER, ProgType.SYSCALL,
+                                                       ProgType.PERF_EVENT):
+                    continue
+                from .attach.sections import lookup
+                if not lookup(p.section)[0].attach:
+                    continue
+                links.append(p.attach())
+        except BaseException:
+            for link in links:
+                link.close()
+            raise
+        self._links.extend(links)
+        return links
+
+    def close(self) -> None:
+        """Detach links made by attach_all, close programs, maps and BTF."""
+        for link in reversed(self._links):
+            link.close()
+        self._links.clear()
+        for item in reversed(self._owned):
+            try:
+                item.close()
+            except OSError as e:  # pragma: no cover - closing an fd cannot fail usefully
+                log.debug("close %r: %s", item, e)
+        self._owned.clear()
+
+    def __enter__(self) -> Object:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - never raise from a finalizer
+            pass
+
+    def __repr__(self) -> str:
+        return (f"<pybpf.Object {self.spec.path}: programs={list(self.programs)} "
+                f"maps={list(self.maps)}>")

@@ -1,0 +1,1 @@
+"""The bcc/bpftrace classics as `pybpf <tool>` commands, built on the public API."""
