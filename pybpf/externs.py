@@ -1,0 +1,159 @@
+"""Extern symbols: ``__kconfig`` values and ``__ksym`` kernel symbols / kfuncs."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import logging
+import os
+import re
+from typing import Any
+
+from .btf.types import BTF, LINKAGE_EXTERN, Kind
+from .errors import LoadError
+
+log = logging.getLogger("pybpf.externs")
+
+@functools.cache
+def kernel_config() -> dict[str, str]:
+    """CONFIG_* values of the running kernel (/proc/config.gz, else /boot/config-$release)."""
+    text = ""
+    try:
+        with gzip.open("/proc/config.gz", "rt") as f:
+            text = f.read()
+    except OSError:
+        try:
+            with open(f"/boot/config-{os.uname().release}") as f:
+                text = f.read()
+        except OSError:
+            log.debug("no kernel config found; CONFIG_* externs default to zero/n")
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r"(CONFIG_\w+)=(.*)", line)
+        if m:
+            out[m.group(1)] = m.group(2)
+    return out
+
+
+def _version_code() -> int:
+    m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", os.uname().release)
+    a, b, c = (int(x or 0) for x in m.groups()) if m else (0, 0, 0)
+    return (a << 16) + (b << 8) + min(c, 255)
+
+
+def kconfig_value(name: str) -> str | int | None:
+    """The raw value of a kconfig extern, None when the kernel does not define it."""
+    if name == "LINUX_KERNEL_VERSION":
+        return _version_code()
+    if name == "LINUX_HAS_BPF_COOKIE":
+        return 1   # probing is done by the attach layer; objects use it as a hint
+    if name == "LINUX_HAS_SYSCALL_WRAPPER":
+        return 1
+    return kernel_config().get(name)
+
+
+def _encode_kconfig(btf: BTF, type_id: int, raw: str | int | None, name: str) -> bytes:
+    t = btf.resolve(type_id)
+    size = btf.size_of(type_id)
+    if raw is None:
+        return bytes(size)
+    if t.kind == Kind.ARRAY:               # char[N]: string values
+        s = raw.strip('"').encode() if isinstance(raw, str) else str(raw).encode()
+        if len(s) >= size:
+            raise LoadError(f"kconfig {name}: value {raw!r} does not fit char[{size}]")
+        return s.ljust(size, b"\0")
+    if isinstance(raw, str):
+        if t.kind == Kind.ENUM or raw in ("y", "m", "n"):
+            val = {"n": 0, "y": 1, "m": 2}.get(raw)
+            if val is None:
+                raise LoadError(f"kconfig {name}: {raw!r} is not a tristate value")
+        else:
+            try:
+                val = int(raw.strip('"'), 0)
+            except ValueError as e:
+                raise LoadError(f"kconfig {name}: {raw!r} is not an integer") from e
+    else:
+        val = raw
+    if t.kind == Kind.INT and t.int_bits == 8 and size == 1 and val > 1 and t.int_encoding & 4:
+        val = 1  # bool
+    return (val & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+
+
+def kconfig_map(loader: Any, name: str) -> tuple[Any, int]:
+    """(fd of the .kconfig map, offset of ``name`` in it), building the map on first use."""
+    state = getattr(loader, "_kconfig", None)
+    if state is None:
+        state = loader._kconfig = _build_kconfig(loader)
+    fd, offsets = state
+    if name not in offsets:
+        raise LoadError(f"extern {name!r} is not a __kconfig variable")
+    return fd, offsets[name]
+
+
+def _build_kconfig(loader: Any) -> tuple[Any, dict[str, int]]:
+    from .sys import bpf as sysbpf
+    from .sys.cdefs import ffi
+    from .sys.consts import MapFlags, MapType
+    btf: BTF = loader.spec.btf
+    secs = btf.find_all(".kconfig", Kind.DATASEC)
+    offsets: dict[str, int] = {}
+    data = bytearray()
+    for vi in secs[0].secinfos if secs else ():
+        var = btf[vi.type_id]
+        align = min(btf.align_of(var.type_id), 8)
+        data += bytes(-len(data) % align)
+        offsets[var.name] = len(data)
+        data += _encode_kconfig(btf, var.type_id, kconfig_value(var.name), var.name)
+    data += bytes(-len(data) % 8 or (8 if not data else 0))
+    obj_name = os.path.basename(loader.spec.path).split(".", 1)[0]
+    fd = sysbpf.map_create(MapType.ARRAY, 4, len(data), 1,
+                           flags=int(MapFlags.RDONLY_PROG | MapFlags.MMAPABLE),
+                           name=(obj_name[:7] + ".kconfig")[:15])
+    loader.owned.append(fd)
+    sysbpf.map_update(int(fd), ffi.new("uint32_t *", 0), ffi.from_buffer(bytes(data)))
+    sysbpf.map_freeze(int(fd))
+    return fd, offsets
+
+
+@functools.cache
+def kallsyms() -> dict[str, int]:
+    out = {}
+    try:
+        with open("/proc/kallsyms") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 3:
+                    out.setdefault(parts[2], int(parts[0], 16))
+    except OSError:
+        pass
+    return out
+
+
+def resolve_ksym(loader: Any, name: str, is_call: bool) -> tuple[str, int, int]:
+    """("btf", btf id, btf obj fd) for typed ksyms/kfuncs, ("addr", address, 0) for typeless."""
+    btf: BTF = loader.spec.btf
+    local = None
+    for ds in btf.find_all(".ksyms", Kind.DATASEC):
+        for vi in ds.secinfos:
+            if btf[vi.type_id].name == name:
+                local = btf[vi.type_id]
+    kern = loader.kernel_btf
+    if is_call or (local is not None and local.kind == Kind.FUNC):
+        found = kern.find_all(name, Kind.FUNC)
+        if not found:
+            raise LoadError(f"kfunc {name!r} not found in kernel BTF")
+        return "btf", found[0].id, 0
+    if local is not None and local.kind == Kind.VAR and btf.resolve(local.type_id).kind != Kind.UNKN:
+        found = kern.find_all(name, Kind.VAR)
+        if found:
+            return "btf", found[0].id, 0
+    addr = kallsyms().get(name)
+    if addr is None:
+        if local is not None and local.linkage != LINKAGE_EXTERN:
+            return "addr", 0, 0
+        raise LoadError(f"ksym {name!r} not found in kernel BTF or /proc/kallsyms")
+    if addr == 0:
+        raise LoadError(f"ksym {name!r}: /proc/kallsyms shows zero addresses "
+                        f"(kernel.kptr_restrict); run as root")
+    return "addr", addr, 0
+

@@ -1,0 +1,68 @@
+"""Shared fixtures and the kernel-test policy.
+
+Kernel tests (marker ``kernel``) need root and a BPF kernel. They may skip only where a
+kernel capability is truly missing, via ``require_feature`` (the reason names it). Under
+``PYBPF_REQUIRE_KERNEL=1`` (CI) a kernel test that cannot run for any other reason (not
+root, no BTF) fails instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+OBJ_DIR = ROOT / "pybpf" / "bpf" / "tests"
+REQUIRE = os.environ.get("PYBPF_REQUIRE_KERNEL") == "1"
+
+
+def obj_path(name: str) -> str:
+    """Path of a compiled test object (bpf_src/tests/<name>.bpf.c)."""
+    p = OBJ_DIR / f"{name}.bpf.o"
+    if not p.exists():
+        pytest.fail(f"test object {p} is missing: run `make objects`")
+    return str(p)
+
+
+def _kernel_problem() -> str | None:
+    if os.geteuid() != 0:
+        return "kernel tests need root"
+    if not os.path.exists("/sys/kernel/btf/vmlinux"):
+        return "kernel has no BTF (/sys/kernel/btf/vmlinux)"
+    return None
+
+
+def require_feature(present: bool, what: str) -> None:
+    """Skip (also under PYBPF_REQUIRE_KERNEL) when the kernel truly lacks ``what``."""
+    if not present:
+        pytest.skip(f"kernel lacks {what}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    problem = _kernel_problem()
+    if problem is None:
+        return
+    kernel_items = [i for i in items if "kernel" in i.keywords]
+    if REQUIRE and kernel_items:
+        pytest.exit(f"PYBPF_REQUIRE_KERNEL=1 but {problem}: {len(kernel_items)} kernel tests "
+                    f"cannot run", returncode=1)
+    for item in kernel_items:
+        item.add_marker(pytest.mark.skip(reason=problem))
+
+
+def open_fds() -> set[int]:
+    return {int(x) for x in os.listdir("/proc/self/fd")}
+
+
+@pytest.fixture
+def no_fd_leak():
+    """Fail the test if it leaves file descriptors open."""
+    import gc
+    before = open_fds()
+    yield
+    gc.collect()
+    leaked = open_fds() - before
+    details = {fd: os.readlink(f"/proc/self/fd/{fd}") for fd in leaked if os.path.exists(f"/proc/self/fd/{fd}")}
+    assert not details, f"file descriptors leaked: {details}"
