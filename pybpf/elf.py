@@ -183,9 +183,12 @@ def _build_spec(p: _Parsed) -> ObjectSpec:
     linker = _Linker(p, funcs, maps, externs)
     for ps in programs.values():
         ps.insns, ps.relocs, ps.origins = linker.link(funcs[(ps.section, ps.section_offset)])
+    var_offsets = {(_sym_section(p, s), s.name): s.value for s in p.symbols
+                   if s.type == "STT_OBJECT" and _sym_section(p, s) in p.data_sections}
     return ObjectSpec(path=p.path, programs=programs, maps=maps, license=license_,
                       kern_version=version, btf=btf, btf_ext=btf_ext, subprogs=subprogs,
-                      section_code={s: p.sections[s] for s in p.exec_sections}, externs=externs)
+                      section_code={s: p.sections[s] for s in p.exec_sections}, externs=externs,
+                      var_offsets=var_offsets)
 
 
 def _license(p: _Parsed) -> str:

@@ -157,7 +157,7 @@ class _Loader:
         return sizes
 
     def _symbol_offsets(self) -> dict[tuple[str, str], int]:
-        return getattr(self.spec, "var_offsets", {}) or {}
+        return self.spec.var_offsets
 
     # ---- maps ----
 

@@ -100,6 +100,8 @@ class ObjectSpec:
     section_code: dict[str, bytes] = field(default_factory=dict)   # executable sections
     externs: dict[str, str] = field(default_factory=dict)          # name -> "kconfig"/"ksym"
     rodata_overrides: dict[str, object] = field(default_factory=dict)
+    # ELF symbol values of global variables: (section, name) -> byte offset (DATASEC fix-up)
+    var_offsets: dict[tuple[str, str], int] = field(default_factory=dict)
 
     @classmethod
     def from_file(cls, path: str) -> ObjectSpec:

@@ -1,0 +1,87 @@
+"""Kernel feature probes, cached per process. Probe the kernel, never compare versions."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import struct
+
+from .errors import BPFError
+from .sys import bpf as sysbpf
+from .sys.consts import MapFlags, MapType
+
+log = logging.getLogger("pybpf.features")
+
+_HDR = struct.Struct("<HBBIIIII")
+
+
+def _btf_blob(types: bytes, strings: bytes) -> bytes:
+    """A minimal BTF blob (header + types + strings)."""
+    return _HDR.pack(0xEB9F, 1, 0, 24, 0, len(types), len(types), len(strings)) + types + strings
+
+
+def _t(name_off: int, kind: int, vlen: int, size_or_type: int, kflag: int = 0) -> bytes:
+    return struct.pack("<III", name_off, (kflag << 31) | (kind << 24) | vlen, size_or_type)
+
+
+_INT = _t(0, 1, 0, 4) + struct.pack("<I", (1 << 24) | 32)      # [1] int, signed 32 bits
+_STRS = b"\0int\0x\0.data\0f\0tag\0"                              # offsets: 1 x=5 .data=7 f=13 tag=15
+
+_PROBES: dict[str, bytes] = {
+    "btf": _btf_blob(_INT, _STRS),
+    "func": _btf_blob(_INT + _t(0, 13, 0, 1) + _t(13, 12, 0, 2), _STRS),          # proto, func
+    "func_global": _btf_blob(_INT + _t(0, 13, 0, 1) + _t(13, 12, 1, 2), _STRS),
+    "datasec": _btf_blob(_INT + _t(5, 14, 0, 1) + struct.pack("<I", 0)
+                         + _t(7, 15, 1, 4) + struct.pack("<III", 2, 0, 4), _STRS),
+    "float": _btf_blob(_t(1, 16, 0, 4), _STRS),
+    "decl_tag": _btf_blob(_INT + _t(5, 14, 0, 1) + struct.pack("<I", 0)
+                          + _t(15, 17, 0, 2) + struct.pack("<i", -1), _STRS),
+    "type_tag": _btf_blob(_INT + _t(15, 18, 0, 1) + _t(0, 2, 0, 2), _STRS),
+    "enum64": _btf_blob(_t(5, 19, 1, 8) + struct.pack("<III", 5, 1, 0), _STRS),
+}
+
+
+@functools.cache
+def btf_feature(name: str) -> bool:
+    """Whether the kernel accepts BTF using ``name`` (one of ``BTF_FEATURES``)."""
+    fd, err, _ = sysbpf.btf_load(_PROBES[name])
+    if fd is None:
+        log.debug("BTF feature %s: not supported (errno %d)", name, err)
+        return False
+    fd.close()
+    return True
+
+
+BTF_FEATURES = tuple(_PROBES)
+
+
+def btf_features() -> frozenset[str]:
+    """Every BTF feature the running kernel supports."""
+    return frozenset(f for f in BTF_FEATURES if btf_feature(f))
+
+
+@functools.cache
+def mmapable_arrays() -> bool:
+    """BPF_F_MMAPABLE array maps (global data read and written through mmap)."""
+    try:
+        fd = sysbpf.map_create(MapType.ARRAY, 4, 8, 1, flags=int(MapFlags.MMAPABLE))
+    except BPFError:
+        return False
+    fd.close()
+    return True
+
+
+@functools.cache
+def map_type(kind: MapType) -> bool:
+    """Whether a map type exists (created with minimal, type-appropriate sizes)."""
+    sizes = {MapType.RINGBUF: (0, 0, 4096), MapType.BLOOM_FILTER: (0, 4, 1),
+             MapType.QUEUE: (0, 4, 1), MapType.STACK: (0, 4, 1),
+             MapType.LPM_TRIE: (8, 4, 1)}
+    ks, vs, n = sizes.get(kind, (4, 4, 1))
+    flags = int(MapFlags.NO_PREALLOC) if kind == MapType.LPM_TRIE else 0
+    try:
+        fd = sysbpf.map_create(kind, ks, vs, n, flags=flags)
+    except BPFError:
+        return False
+    fd.close()
+    return True
