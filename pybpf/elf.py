@@ -184,11 +184,11 @@ def _build_spec(p: _Parsed) -> ObjectSpec:
     for ps in programs.values():
         ps.insns, ps.relocs, ps.origins = linker.link(funcs[(ps.section, ps.section_offset)])
     var_offsets = {(_sym_section(p, s), s.name): s.value for s in p.symbols
-                   if s.type == "STT_OBJECT" and _sym_section(p, s) in p.data_sections}
+                   if s.type == "STT_OBJECT" and _sym_section(p, s)}
     return ObjectSpec(path=p.path, programs=programs, maps=maps, license=license_,
                       kern_version=version, btf=btf, btf_ext=btf_ext, subprogs=subprogs,
                       section_code={s: p.sections[s] for s in p.exec_sections}, externs=externs,
-                      var_offsets=var_offsets)
+                      var_offsets=var_offsets, section_sizes=dict(p.sizes))
 
 
 def _license(p: _Parsed) -> str:

@@ -152,8 +152,8 @@ class _Loader:
         self.btf_fd, self.btf_blob = fd, blob
 
     def _section_sizes(self) -> dict[str, int]:
-        sizes = {s: len(m.data or b"") for s, m in self.spec.maps.items() if m.is_global_data}
-        sizes.update({s: len(c) for s, c in self.spec.section_code.items()})
+        sizes = dict(self.spec.section_sizes)
+        sizes.update({s: len(m.data or b"") for s, m in self.spec.maps.items() if m.is_global_data})
         return sizes
 
     def _symbol_offsets(self) -> dict[tuple[str, str], int]:

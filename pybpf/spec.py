@@ -102,6 +102,7 @@ class ObjectSpec:
     rodata_overrides: dict[str, object] = field(default_factory=dict)
     # ELF symbol values of global variables: (section, name) -> byte offset (DATASEC fix-up)
     var_offsets: dict[tuple[str, str], int] = field(default_factory=dict)
+    section_sizes: dict[str, int] = field(default_factory=dict)     # every ELF section
 
     @classmethod
     def from_file(cls, path: str) -> ObjectSpec:

@@ -7,6 +7,7 @@ Types refer to each other by id (``type_id``); the container resolves ids lazily
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -142,7 +143,11 @@ class BTF:
     base: BTF | None = None
     endian: str = "<"
     raw: bytes = b""                             # the raw blob this was parsed from
-    _cache: dict[int, Type] = field(default_factory=dict)
+    _cache: dict[int, Type] = field(default_factory=dict, repr=False)
+    offsets: Any = field(default=None, repr=False)   # byte offset of each local type in raw
+
+    def __repr__(self) -> str:
+        return f"<BTF {self.count} types{' (split)' if self.base else ''}>"
 
     @property
     def start_id(self) -> int:
@@ -173,6 +178,18 @@ class BTF:
         """Local types in id order (not the base's)."""
         for i in range(self.start_id, self.end_id):
             yield self[i]
+
+    def string(self, offset: int) -> str:
+        """The string at ``offset`` of the string table (split BTF: base strings first)."""
+        if self.base is not None:
+            nbase = len(self.base.strings)
+            if offset < nbase:
+                return self.base.string(offset)
+            offset -= nbase
+        if not 0 <= offset < len(self.strings):
+            raise BTFError(f"BTF string offset {offset} out of range")
+        end = self.strings.find(b"\0", offset)
+        return self.strings[offset:end if end >= 0 else None].decode("utf-8", "replace")
 
     def ids_by_name(self, name: str) -> list[int]:
         """Every type id (base first, then local) whose name is ``name``."""

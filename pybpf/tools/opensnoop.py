@@ -1,0 +1,100 @@
+"""opensnoop: trace open()/openat() syscalls, printed as bcc's opensnoop does.
+
+    pybpf opensnoop [-T] [-U] [-x] [-p PID] [-t TID] [-n NAME] [-e] [-d SECONDS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from importlib import resources
+
+import pybpf
+
+
+def object_path(name: str) -> str:
+    """Path of a tool object shipped in the package (pybpf/bpf/<name>.bpf.o)."""
+    return str(resources.files("pybpf") / "bpf" / f"{name}.bpf.o")
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="pybpf opensnoop",
+                                 description="Trace open() syscalls")
+    ap.add_argument("-T", "--timestamp", action="store_true", help="include timestamp on output")
+    ap.add_argument("-U", "--print-uid", action="store_true", help="print UID column")
+    ap.add_argument("-x", "--failed", action="store_true", help="only show failed opens")
+    ap.add_argument("-p", "--pid", type=int, default=0, help="trace this PID only")
+    ap.add_argument("-t", "--tid", type=int, default=0, help="trace this TID only")
+    ap.add_argument("-n", "--name", default="", help="only print process names containing this")
+    ap.add_argument("-e", "--extended-fields", action="store_true", help="show extended fields")
+    ap.add_argument("-d", "--duration", type=float, default=0, help="total duration of trace, seconds")
+    return ap.parse_args(argv)
+
+
+def header(a: argparse.Namespace) -> str:
+    h = ""
+    if a.timestamp:
+        h += "%-14s" % "TIME(s)"
+    if a.print_uid:
+        h += "%-6s" % "UID"
+    h += "%-6s %-16s %4s %3s " % ("TID" if a.tid else "PID", "COMM", "FD", "ERR")
+    if a.extended_fields:
+        h += "%-9s" % "FLAGS"
+    return h + "PATH"
+
+
+def format_event(e: object, a: argparse.Namespace, t0: int) -> str:
+    ret = e.ret  # type: ignore[attr-defined]
+    fd, err = (ret, 0) if ret >= 0 else (-1, -ret)
+    line = ""
+    if a.timestamp:
+        line += "%-14.9f" % ((e.ts_ns - t0) / 1e9)  # type: ignore[attr-defined]
+    if a.print_uid:
+        line += "%-6d" % e.uid  # type: ignore[attr-defined]
+    line += "%-6d %-16s %4d %3d " % (e.pid, e.comm, fd, err)  # type: ignore[attr-defined]
+    if a.extended_fields:
+        line += "%08o " % e.flags  # type: ignore[attr-defined]
+    return line + str(e.fname)  # type: ignore[attr-defined]
+
+
+def run(argv: Sequence[str], out=sys.stdout, ready=None) -> int:  # noqa: ANN001
+    """Trace until Ctrl-C or ``--duration``; ``ready()`` is called once attached."""
+    a = parse_args(argv)
+    rodata = {"targ_tgid": a.pid, "targ_pid": a.tid, "targ_failed": a.failed}
+    with pybpf.load(object_path("opensnoop"), rodata=rodata) as obj:
+        # open(2) has no tracepoint on arm64-style syscall tables: attach what exists
+        links = [p.attach() for n, p in obj.programs.items()
+                 if _tracepoint_exists("syscalls", n.replace("tp_", "sys_"))]
+        events = obj.maps["events"]
+        print(header(a), file=out, flush=True)
+        if ready is not None:
+            ready()
+        t0 = time.monotonic_ns()
+        deadline = time.monotonic() + a.duration if a.duration else None
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        try:
+            while deadline is None or time.monotonic() < deadline:
+                for e in events.poll(timeout=0.1):
+                    if a.name and a.name not in e.comm:
+                        continue
+                    print(format_event(e, a, t0), file=out, flush=True)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for link in links:
+                link.close()
+    return 0
+
+
+def _tracepoint_exists(category: str, name: str) -> bool:
+    import os
+
+    from pybpf.attach.tracefs import tracefs_path
+    return os.path.exists(os.path.join(tracefs_path(), "events", category, name))
+
+
+def main(argv: Sequence[str]) -> int:
+    return run(argv)
