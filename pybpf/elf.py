@@ -245,13 +245,16 @@ def _maps(p: _Parsed, btf: BTF | None) -> dict[str, MapSpec]:
             datasec = btf.find(".maps", Kind.DATASEC)
         except BTFError as e:
             raise ELFError("no DATASEC .maps in BTF", path=p.path, section=".maps") from e
+        # clang may leave DATASEC offsets at 0: the ELF symbols are authoritative
+        sym_off = {s.name: s.value for s in p.symbols if _sym_section(p, s) == ".maps"}
         for vi in datasec.secinfos:
             var = btf[vi.type_id]
             spec = parse_btf_map(btf, var.name, var.type_id)
             maps[var.name] = spec
             voff = values_offset(btf, var.type_id)
             if voff is not None:
-                spec.init_slots = _initial_slots(p, vi.offset + voff, vi.offset + vi.size)
+                start = sym_off.get(var.name, vi.offset)
+                spec.init_slots = _initial_slots(p, start + voff, start + max(vi.size, btf.size_of(var.type_id)))
     if "maps" in p.sections:
         syms = [(s.name, s.value) for s in p.symbols
                 if _sym_section(p, s) == "maps" and s.type in ("STT_OBJECT", "STT_NOTYPE")
