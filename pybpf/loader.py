@@ -115,7 +115,8 @@ class _Loader:
         for sec, vals in by_section.items():
             ms = self.spec.maps[sec]
             buf = bytearray(ms.data or b"")
-            gv = GlobalVars(buf, ms.btf, ms.value_type_id, writable=True)
+            gv = GlobalVars(buf, ms.btf, ms.value_type_id, writable=True,
+                            offsets=self.spec.var_offsets)
             for name, value in vals.items():
                 setattr(gv, name, value)
             ms.data = bytes(buf)
@@ -438,10 +439,10 @@ class _Loader:
             m = open_map(fd, ms, ms.btf)
             self.maps[name] = m
             if ms.is_global_data:
-                self.globals[name] = _globals_view(m, ms)
+                self.globals[name] = _globals_view(m, ms, self.spec.var_offsets)
 
 
-def _globals_view(m: Any, ms: MapSpec) -> Any:
+def _globals_view(m: Any, ms: MapSpec, offsets: dict[tuple[str, str], int]) -> Any:
     from .maps.globals import GlobalVars
     if not ms.value_type_id or ms.btf is None:
         return None
@@ -449,7 +450,7 @@ def _globals_view(m: Any, ms: MapSpec) -> Any:
     buf = m.mmap(writable=writable) if hasattr(m, "mmap") else None
     if buf is None:
         return None
-    return GlobalVars(buf, ms.btf, ms.value_type_id, writable=writable)
+    return GlobalVars(buf, ms.btf, ms.value_type_id, writable=writable, offsets=offsets)
 
 
 def _wrap(op: str, e: BPFError) -> BPFError:

@@ -62,9 +62,10 @@ class Program:
         """BPF_PROG_TEST_RUN: (return value, output data, duration in ns)."""
         if data_size_out is None:
             data_size_out = len(data) + 256 if data else 0
+        # repeat 0 means once; SYSCALL programs refuse any other value
         retval, out, _ctx, duration = sysbpf.prog_test_run(
             self.fd, data, data_size_out=data_size_out, ctx=ctx, ctx_size_out=ctx_size_out,
-            repeat=repeat, flags=flags, cpu=cpu)
+            repeat=0 if repeat == 1 else repeat, flags=flags, cpu=cpu)
         return retval, out, duration
 
     def pin(self, path: str) -> None:

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The verifier must reject this: a map value dereferenced without a NULL check. */
+/* The verifier must reject this: a hash map value dereferenced without a NULL check
+ * (constant-key array lookups are proven non-NULL by recent kernels, hash ones are not). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u64);

@@ -7,9 +7,9 @@ Types refer to each other by id (``type_id``); the container resolves ids lazily
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Any
 
 from ..errors import BTFError
 
