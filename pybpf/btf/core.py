@@ -421,7 +421,7 @@ def _types_compat(lb: BTF, lid: int, tb: BTF, tid: int, depth: int) -> bool:
         return (len(lt.params) == len(tt.params)
                 and _types_compat(lb, lt.type_id, tb, tt.type_id, depth + 1)
                 and all(_types_compat(lb, a.type_id, tb, b.type_id, depth + 1)
-                        for a, b in zip(lt.params, tt.params)))
+                        for a, b in zip(lt.params, tt.params, strict=True)))
     return False
 
 
@@ -466,7 +466,7 @@ def _types_match(lb: BTF, lid: int, tb: BTF, tid: int, depth: int) -> bool:
         return (tt.kind == Kind.FUNC_PROTO and len(lt.params) == len(tt.params)
                 and _types_match(lb, lt.type_id, tb, tt.type_id, depth + 1)
                 and all(_types_match(lb, a.type_id, tb, b.type_id, depth + 1)
-                        for a, b in zip(lt.params, tt.params)))
+                        for a, b in zip(lt.params, tt.params, strict=True)))
     return False
 
 
