@@ -19,7 +19,6 @@ def _tools() -> list[str]:
 
 def object_info(path: str, core: bool = True, out: object = None) -> int:
     """Print programs, maps, globals and CO-RE relocations of an object."""
-    from .btf.types import Kind
     from .spec import ObjectSpec
     w = (out or sys.stdout).write  # type: ignore[attr-defined]
     spec = ObjectSpec.from_file(path)
@@ -42,7 +41,8 @@ def object_info(path: str, core: bool = True, out: object = None) -> int:
                 continue
             for vi in btf[m.value_type_id].secinfos:
                 var = btf[vi.type_id]
-                w(f"  global {name}: {var.name} ({btf.type_name(var.type_id)}) at +{vi.offset}\n")
+                off = spec.var_offsets.get((name, var.name), vi.offset)
+                w(f"  global {name}: {var.name} ({btf.type_name(var.type_id)}) at +{off}\n")
     relos = getattr(spec.btf_ext, "core_relos", {}) if spec.btf_ext else {}
     total = sum(len(v) for v in relos.values())
     w(f"CO-RE relocations: {total}\n")
@@ -57,7 +57,6 @@ def object_info(path: str, core: bool = True, out: object = None) -> int:
                     w(f"  {res.describe()}\n")
         except BPFError as e:
             w(f"  (cannot relocate against this kernel: {e})\n")
-    _ = Kind
     return 0
 
 
