@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 from array import array
+from bisect import bisect_left
 
 from ..errors import BTFError
 from .types import BTF, Enumerator, Kind, Member, Param, Type, VarSecinfo
@@ -16,8 +17,28 @@ _EXTRA = {  # bytes that follow the 12-byte btf_type, per kind: (fixed, per-vlen
 }
 
 
-def parse_btf(data: bytes, base: BTF | None = None) -> BTF:
-    """Parse a BTF blob (either endianness); ``base`` for split BTF (kernel modules)."""
+# (fixed, per-vlen) extra bytes after the 12-byte header, indexed by kind number
+_FIXED = [_EXTRA.get(Kind(k), (0, 0))[0] for k in range(len(Kind))]
+_PER = [_EXTRA.get(Kind(k), (0, 0))[1] for k in range(len(Kind))]
+# above this many types, names are looked up through a sorted index instead of a dict
+_DICT_LIMIT = 20000
+
+
+class Index:
+    """Flat arrays locating every type: what a disk cache stores for the kernel's BTF.
+
+    ``offsets[i]``: byte offset of local type i in the blob; ``name_offs`` sorted ascending
+    with ``name_ids`` the matching type ids (bisect finds the types carrying a string).
+    """
+
+    __slots__ = ("offsets", "name_offs", "name_ids")
+
+    def __init__(self, offsets: array, name_offs: array, name_ids: array) -> None:
+        self.offsets, self.name_offs, self.name_ids = offsets, name_offs, name_ids
+
+
+def _header(data: bytes) -> tuple[str, int, int, int, int]:
+    """(endianness, type start, type end, string start, string length), validated."""
     if len(data) < 24:
         raise BTFError("BTF blob shorter than its header", offset=0)
     magic = struct.unpack_from("<H", data)[0]
@@ -36,13 +57,50 @@ def parse_btf(data: bytes, base: BTF | None = None) -> BTF:
     t0, s0 = hdr_len + type_off, hdr_len + str_off
     if t0 + type_len > len(data) or s0 + str_len > len(data):
         raise BTFError("BTF type or string section extends past the end of the blob", offset=8)
+    return e, t0, t0 + type_len, s0, str_len
+
+
+def build_index(data: bytes, first_id: int = 1) -> Index:
+    """One pass over the type section (the only O(types) work a parse does)."""
+    e, pos, end, _s0, _sl = _header(data)
+    offsets, noffs = array("I"), array("I")
+    put, nput = offsets.append, noffs.append
+    unpack = struct.Struct(e + "II").unpack_from
+    fixed, per = _FIXED, _PER
+    nkinds = len(fixed)
+    try:
+        while pos < end:
+            name_off, info = unpack(data, pos)
+            kind = (info >> 24) & 0x1F
+            if kind >= nkinds:
+                raise BTFError(f"unknown BTF kind {kind}", offset=pos)
+            put(pos)
+            nput(name_off)
+            pos += 12 + fixed[kind] + per[kind] * (info & 0xFFFF)
+    except struct.error:
+        raise BTFError("truncated BTF type", offset=pos) from None
+    if pos != end:
+        raise BTFError("BTF type section does not end on a type boundary", offset=pos)
+    order = sorted(range(len(noffs)), key=noffs.__getitem__)
+    name_offs = array("I", (noffs[i] for i in order))
+    name_ids = array("I", (first_id + i for i in order))
+    return Index(offsets, name_offs, name_ids)
+
+
+def parse_btf(data: bytes, base: BTF | None = None, index: Index | None = None) -> BTF:
+    """Parse a BTF blob (either endianness); ``base`` for split BTF (kernel modules).
+
+    ``index`` (from :func:`build_index`, e.g. a disk cache) skips the scan of the types.
+    """
+    e, _t0, _end, s0, str_len = _header(data)
     strings = bytes(data[s0:s0 + str_len])
     str_base = len(base.strings) if base is not None else 0
-    offsets = array("I")
-    names: dict[str, list[int]] = {}
     first_id = base.end_id if base is not None else 1
-    hdr = struct.Struct(e + "III")
-    pos, end = t0, t0 + type_len
+    if index is None:
+        index = build_index(data, first_id)
+    offsets = index.offsets
+    if len(index.name_offs) != len(offsets) or (offsets and offsets[-1] >= len(data)):
+        raise BTFError("BTF index does not match the blob", offset=0)
     cache: dict[int, str] = {}
 
     def name_at(off: int, where: int) -> str:
@@ -59,30 +117,37 @@ def parse_btf(data: bytes, base: BTF | None = None) -> BTF:
             cache[off] = s
         return s
 
-    while pos < end:
-        if pos + 12 > end:
-            raise BTFError("truncated BTF type", offset=pos)
-        name_off, info, _ = hdr.unpack_from(data, pos)
-        kind, vlen = (info >> 24) & 0x1F, info & 0xFFFF
-        try:
-            fixed, per = _EXTRA.get(Kind(kind), (0, 0))
-        except ValueError:
-            raise BTFError(f"unknown BTF kind {kind}", offset=pos) from None
-        tid = first_id + len(offsets)
-        offsets.append(pos)
-        if name_off:
-            names.setdefault(name_at(name_off, pos), []).append(tid)
-        pos += 12 + fixed + per * vlen
-    if pos != end:
-        raise BTFError("BTF type section does not end on a type boundary", offset=pos)
+    def lookup(name: str) -> list[int]:
+        """Local ids named ``name``: find the string, then bisect the name index."""
+        needle = b"\0" + name.encode() + b"\0"
+        ids: list[int] = []
+        pos = strings.find(needle)
+        while pos >= 0:
+            off = pos + 1 + str_base
+            i = bisect_left(index.name_offs, off)
+            while i < len(index.name_offs) and index.name_offs[i] == off:
+                ids.append(index.name_ids[i])
+                i += 1
+            pos = strings.find(needle, pos + 1)
+        return sorted(ids)
+
+    names: dict[str, list[int]] | None = None
+    if len(offsets) <= _DICT_LIMIT:
+        names = {}
+        for off, tid in zip(index.name_offs, index.name_ids, strict=True):
+            if off:
+                names.setdefault(name_at(off, 0), []).append(tid)
+        for ids in names.values():
+            ids.sort()
 
     btf: BTF
 
     def decode(tid: int) -> Type:
-        return _decode(data, offsets[tid - first_id], tid, e, lambda o, w: name_at(o, w), btf)
+        return _decode(data, offsets[tid - first_id], tid, e, name_at, btf)
 
     btf = BTF(strings=strings, count=len(offsets), _decode=decode, _names=names, base=base,
-              endian=e, raw=bytes(data), offsets=offsets)
+              endian=e, raw=bytes(data), offsets=offsets,
+              _lookup=None if names is not None else lookup, index=index)
     return btf
 
 

@@ -139,12 +139,14 @@ class BTF:
     strings: bytes
     count: int                                   # number of local types (excluding base)
     _decode: Callable[[int], Type]
-    _names: dict[str, list[int]]
+    _names: dict[str, list[int]] | None          # small BTF: name -> local ids
     base: BTF | None = None
     endian: str = "<"
     raw: bytes = b""                             # the raw blob this was parsed from
     _cache: dict[int, Type] = field(default_factory=dict, repr=False)
     offsets: Any = field(default=None, repr=False)   # byte offset of each local type in raw
+    _lookup: Callable[[str], list[int]] | None = field(default=None, repr=False)  # large BTF
+    index: Any = field(default=None, repr=False)     # parse.Index (what a disk cache stores)
 
     def __repr__(self) -> str:
         return f"<BTF {self.count} types{' (split)' if self.base else ''}>"
@@ -194,7 +196,9 @@ class BTF:
     def ids_by_name(self, name: str) -> list[int]:
         """Every type id (base first, then local) whose name is ``name``."""
         ids = self.base.ids_by_name(name) if self.base else []
-        return ids + self._names.get(name, [])
+        if self._lookup is not None:
+            return ids + self._lookup(name)
+        return ids + (self._names or {}).get(name, [])
 
     def find(self, name: str, kind: Kind | None = None) -> Type:
         """The first type named ``name`` (of ``kind`` if given); BTFError if none."""
@@ -212,7 +216,10 @@ class BTF:
     def names(self) -> Iterator[str]:
         if self.base:
             yield from self.base.names()
-        yield from self._names
+        if self._names is not None:
+            yield from self._names
+        else:
+            yield from {t.name for t in self if t.name}
 
     def skip_modifiers(self, type_id: int) -> Type:
         """Follow CONST/VOLATILE/RESTRICT/TYPE_TAG (not typedefs)."""
