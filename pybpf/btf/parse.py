@@ -20,6 +20,7 @@ _EXTRA = {  # bytes that follow the 12-byte btf_type, per kind: (fixed, per-vlen
 # (fixed, per-vlen) extra bytes after the 12-byte header, indexed by kind number
 _FIXED = [_EXTRA.get(Kind(k), (0, 0))[0] for k in range(len(Kind))]
 _PER = [_EXTRA.get(Kind(k), (0, 0))[1] for k in range(len(Kind))]
+_KINDS = tuple(Kind)
 # above this many types, names are looked up through a sorted index instead of a dict
 _DICT_LIMIT = 20000
 
@@ -151,52 +152,60 @@ def parse_btf(data: bytes, base: BTF | None = None, index: Index | None = None) 
     return btf
 
 
+_S = {e: (struct.Struct(e + "III"), struct.Struct(e + "I"), struct.Struct(e + "i"))
+      for e in "<>"}
+
+
 def _decode(data: bytes, pos: int, tid: int, e: str, name_at, btf: BTF) -> Type:  # noqa: ANN001
-    name_off, info, st = struct.unpack_from(e + "III", data, pos)
-    kind = Kind((info >> 24) & 0x1F)
+    s3, s1, si = _S[e]
+    name_off, info, st = s3.unpack_from(data, pos)
+    kind = _KINDS[(info >> 24) & 0x1F]
     vlen, kflag = info & 0xFFFF, bool(info >> 31)
     name = name_at(name_off, pos) if name_off else ""
     p = pos + 12
     t = Type(tid, kind, name, kflag=kflag)
-    if kind in (Kind.INT, Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ENUM64, Kind.DATASEC, Kind.FLOAT):
+    if kind in _SIZED:
         t.size = st
     else:
         t.type_id = st
     if kind == Kind.INT:
-        (v,) = struct.unpack_from(e + "I", data, p)
+        (v,) = s1.unpack_from(data, p)
         t.int_encoding, t.int_offset, t.int_bits = (v >> 24) & 0xF, (v >> 16) & 0xFF, v & 0xFF
     elif kind == Kind.ARRAY:
-        t.elem_type_id, t.index_type_id, t.nelems = struct.unpack_from(e + "III", data, p)
-    elif kind in (Kind.STRUCT, Kind.UNION):
-        ms = []
-        for i in range(vlen):
-            mn, mt, off = struct.unpack_from(e + "III", data, p + 12 * i)
-            bits, bsz = (off & 0xFFFFFF, off >> 24) if kflag else (off, 0)
-            ms.append(Member(name_at(mn, p) if mn else "", mt, bits, bsz))
-        t.members = tuple(ms)
+        t.elem_type_id, t.index_type_id, t.nelems = s3.unpack_from(data, p)
+    elif kind == Kind.STRUCT or kind == Kind.UNION:
+        recs = s3.iter_unpack(data[p:p + 12 * vlen])
+        if kflag:
+            t.members = tuple([Member(name_at(mn, p) if mn else "", mt, off & 0xFFFFFF, off >> 24)
+                               for mn, mt, off in recs])
+        else:
+            t.members = tuple([Member(name_at(mn, p) if mn else "", mt, off, 0)
+                               for mn, mt, off in recs])
     elif kind == Kind.ENUM:
         fmt = e + ("Ii" if kflag else "II")
-        t.enumerators = tuple(Enumerator(name_at(n, p), v) for n, v in
-                              (struct.unpack_from(fmt, data, p + 8 * i) for i in range(vlen)))
+        t.enumerators = tuple([Enumerator(name_at(n, p), v) for n, v in
+                               struct.iter_unpack(fmt, data[p:p + 8 * vlen])])
     elif kind == Kind.ENUM64:
         vals = []
-        for i in range(vlen):
-            n, lo, hi = struct.unpack_from(e + "III", data, p + 12 * i)
+        for n, lo, hi in s3.iter_unpack(data[p:p + 12 * vlen]):
             v = (hi << 32) | lo
             if kflag and v >> 63:
                 v -= 1 << 64
             vals.append(Enumerator(name_at(n, p), v))
         t.enumerators = tuple(vals)
     elif kind == Kind.FUNC_PROTO:
-        t.params = tuple(Param(name_at(n, p) if n else "", ty) for n, ty in
-                         (struct.unpack_from(e + "II", data, p + 8 * i) for i in range(vlen)))
+        t.params = tuple([Param(name_at(n, p) if n else "", ty) for n, ty in
+                          struct.iter_unpack(e + "II", data[p:p + 8 * vlen])])
     elif kind == Kind.FUNC:
         t.linkage = vlen
     elif kind == Kind.VAR:
-        (t.linkage,) = struct.unpack_from(e + "I", data, p)
+        (t.linkage,) = s1.unpack_from(data, p)
     elif kind == Kind.DATASEC:
-        t.secinfos = tuple(VarSecinfo(*struct.unpack_from(e + "III", data, p + 12 * i))
-                           for i in range(vlen))
+        t.secinfos = tuple([VarSecinfo(*r) for r in s3.iter_unpack(data[p:p + 12 * vlen])])
     elif kind == Kind.DECL_TAG:
-        (t.component_idx,) = struct.unpack_from(e + "i", data, p)
+        (t.component_idx,) = si.unpack_from(data, p)
     return t
+
+
+_SIZED = frozenset({Kind.INT, Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ENUM64, Kind.DATASEC,
+                    Kind.FLOAT})

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import BTFError
 
@@ -54,8 +54,7 @@ LINKAGE_GLOBAL = 1
 LINKAGE_EXTERN = 2
 
 
-@dataclass(frozen=True, slots=True)
-class Member:
+class Member(NamedTuple):
     """A struct/union member. ``bit_offset`` from the start of the composite."""
 
     name: str
@@ -64,20 +63,17 @@ class Member:
     bitfield_size: int = 0  # 0: not a bitfield
 
 
-@dataclass(frozen=True, slots=True)
-class Enumerator:
+class Enumerator(NamedTuple):
     name: str
     value: int
 
 
-@dataclass(frozen=True, slots=True)
-class Param:
+class Param(NamedTuple):
     name: str
     type_id: int
 
 
-@dataclass(frozen=True, slots=True)
-class VarSecinfo:
+class VarSecinfo(NamedTuple):
     """One variable of a DATASEC."""
 
     type_id: int
@@ -165,11 +161,13 @@ class BTF:
         return self.end_id
 
     def __getitem__(self, type_id: int) -> Type:
+        t = self._cache.get(type_id)
+        if t is not None:
+            return t
         if type_id == 0:
             return VOID
         if self.base is not None and type_id < self.start_id:
             return self.base[type_id]
-        t = self._cache.get(type_id)
         if t is None:
             if not self.start_id <= type_id < self.end_id:
                 raise BTFError(f"BTF type id {type_id} out of range (1..{self.end_id - 1})")

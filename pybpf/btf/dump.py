@@ -1,0 +1,337 @@
+"""BTF -> C header (a vmlinux.h), equivalent to ``bpftool btf dump ... format c``.
+
+Types are emitted so that everything a definition needs by value is defined before it;
+pointers and typedefs of records only need a forward declaration. Member offsets are
+reproduced exactly: gaps become anonymous bitfields (``long: 24;``), layouts tighter than
+the natural one are ``packed``. Names used twice for different types get ``___N`` suffixes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable, Sequence
+
+from ..errors import BPFError, BTFError
+from .types import BTF, COMPOSITES, ENUMS, MODIFIERS, Kind, Type
+
+_HEAD = """#ifndef __VMLINUX_H__
+#define __VMLINUX_H__
+
+#ifndef BPF_NO_PRESERVE_ACCESS_INDEX
+#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)
+#endif
+
+"""
+_TAIL = """
+#ifndef BPF_NO_PRESERVE_ACCESS_INDEX
+#pragma clang attribute pop
+#endif
+
+#endif /* __VMLINUX_H__ */
+"""
+_QUAL = {Kind.CONST: "const", Kind.VOLATILE: "volatile", Kind.RESTRICT: "restrict"}
+_SKIP = frozenset({"__builtin_va_list"})   # a compiler builtin: never redeclare it
+_TOP = (Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ENUM64, Kind.TYPEDEF, Kind.FWD)
+
+
+class _Dumper:
+    def __init__(self, btf: BTF) -> None:
+        self.btf = btf
+        self.out: list[str] = []
+        self.done: set[int] = set()          # fully defined
+        self.declared: set[int] = set()      # forward-declared (or defined)
+        self.busy: set[int] = set()
+        self.names: dict[int, str] = {}
+        self.taken: dict[tuple[str, str], int] = {}   # (namespace, name) -> count
+        self.enum_vals: dict[str, int] = {}
+        self._align: dict[int, int] = {}
+        self._packed: dict[int, bool] = {}
+
+    # ---- naming ----
+
+    def name(self, tid: int) -> str:
+        n = self.names.get(tid)
+        if n is None:
+            t = self.btf[tid]
+            ns = "tag" if t.kind in COMPOSITES or t.kind in ENUMS or t.kind == Kind.FWD else "ord"
+            base = t.name
+            if t.kind == Kind.FWD:
+                # a FWD shares its name with the definition, if any: no suffix
+                n = base
+            else:
+                cnt = self.taken.get((ns, base), 0) + 1
+                self.taken[(ns, base)] = cnt
+                n = base if cnt == 1 else f"{base}___{cnt}"
+            self.names[tid] = n
+        return n
+
+    def tag(self, t: Type) -> str:
+        if t.kind == Kind.FWD:
+            return "union" if t.kflag else "struct"
+        return "enum" if t.kind in ENUMS else t.kind.name.lower()
+
+    # ---- layout ----
+
+    def align(self, tid: int) -> int:
+        t = self.btf.resolve(tid)
+        if t.kind == Kind.PTR:
+            return 8
+        if t.kind == Kind.ARRAY:
+            return self.align(t.elem_type_id)
+        if t.kind in COMPOSITES:
+            a = self._align.get(t.id)
+            if a is None:
+                a = 1 if self.packed(t) else max((self.align(m.type_id) for m in t.members), default=1)
+                self._align[t.id] = a
+            return a
+        if t.kind in (Kind.INT, Kind.FLOAT) or t.kind in ENUMS:
+            return max(1, min(t.size, 8))
+        return 1
+
+    def packed(self, t: Type) -> bool:
+        p = self._packed.get(t.id)
+        if p is None:
+            self._packed[t.id] = False
+            p = self._layout(t, packed=False)[1]
+            self._packed[t.id] = p
+        return p
+
+    def _layout(self, t: Type, packed: bool) -> tuple[list[tuple[int, int]], bool]:
+        """(per member: padding bits to emit before it, needs packed)."""
+        if t.kind == Kind.UNION:
+            return [(0, 0)] * len(t.members), False
+        cur, pads, need_pack, max_align = 0, [], False, 1
+        for m in t.members:
+            a = 1 if packed else self.align(m.type_id)
+            max_align = max(max_align, a)
+            if m.bitfield_size:
+                ub = self.btf.size_of(m.type_id) * 8
+                nat = cur if (cur // ub) == ((cur + m.bitfield_size - 1) // ub) or packed \
+                    else -(-cur // ub) * ub
+                end = m.bit_offset + m.bitfield_size
+            else:
+                nat = -(-cur // (a * 8)) * (a * 8)
+                end = m.bit_offset + self.btf.size_of(m.type_id) * 8
+            if m.bit_offset < nat:
+                need_pack = True
+            pads.append((max(0, m.bit_offset - cur) if m.bit_offset > nat or packed else 0,
+                         m.bit_offset))
+            cur = end
+        size_bits = t.size * 8
+        nat_size = -(-cur // (max_align * 8)) * max_align * 8
+        if nat_size > size_bits:
+            need_pack = True
+        return pads, need_pack
+
+    # ---- declarations ----
+
+    def decl(self, tid: int, name: str, indent: int) -> str:
+        """C declaration of ``name`` with type ``tid`` (anonymous records inline)."""
+        t = self.btf[tid]
+        k = t.kind
+        if k == Kind.UNKN:
+            return f"void {name}".rstrip()
+        if k in MODIFIERS:
+            if k == Kind.TYPE_TAG:
+                return self.decl(t.type_id, name, indent)
+            inner = self.btf.skip_modifiers(t.type_id)
+            if inner.kind == Kind.PTR:
+                return self.decl(t.type_id, f"{_QUAL[k]} {name}".rstrip(), indent)
+            inner_decl = self.decl(t.type_id, name, indent)
+            if inner_decl.startswith(_QUAL[k] + " "):     # const const int -> const int
+                return inner_decl
+            return f"{_QUAL[k]} {inner_decl}"
+        if k == Kind.PTR:
+            target = self.btf.skip_modifiers(t.type_id)
+            inner = f"*{name}"
+            if target.kind in (Kind.ARRAY, Kind.FUNC_PROTO):
+                inner = f"(*{name})"
+            return self.decl(t.type_id, inner, indent)
+        if k == Kind.ARRAY:
+            return self.decl(t.elem_type_id, f"{name}[{t.nelems}]", indent)
+        if k == Kind.FUNC_PROTO:
+            params = []
+            for i, p in enumerate(t.params):
+                if p.type_id == 0 and i == len(t.params) - 1:
+                    params.append("...")
+                else:
+                    params.append(self.decl(p.type_id, p.name, indent))
+            return self.decl(t.type_id, f"{name}({', '.join(params) or 'void'})", indent)
+        if k in COMPOSITES or k in ENUMS:
+            if not t.name:
+                return f"{self.body(t, indent)} {name}".rstrip()
+            return f"{self.tag(t)} {self.name(tid)} {name}".rstrip()
+        if k == Kind.FWD:
+            return f"{self.tag(t)} {self.name(tid)} {name}".rstrip()
+        if k == Kind.TYPEDEF:
+            return f"{self.name(tid)} {name}".rstrip()
+        return f"{t.name} {name}".rstrip()      # INT, FLOAT
+
+    def body(self, t: Type, indent: int) -> str:
+        pad = "\t" * (indent + 1)
+        if t.kind in ENUMS:
+            lines = []
+            for e in t.enumerators:
+                n = e.name
+                cnt = self.enum_vals.get(n, 0) + 1
+                self.enum_vals[n] = cnt
+                n = n if cnt == 1 else f"{n}___{cnt}"
+                v = f"{e.value}ULL" if e.value > 0x7FFFFFFF else str(e.value)
+                lines.append(f"{pad}{n} = {v},")
+            attr = " __attribute__((packed))" if t.size < 4 else ""
+            head = f"enum {self.name(t.id)} " if t.name else "enum "
+            return head + "{\n" + "\n".join(lines) + "\n" + "\t" * indent + "}" + attr
+        packed = self.packed(t)
+        pads, _ = self._layout(t, packed)
+        lines = []
+        cur = 0
+        for m, (gap, _off) in zip(t.members, pads, strict=True):
+            if gap:
+                lines.extend(f"{pad}long: {n};" for n in _gap_chunks(cur, gap))
+            d = self.decl(m.type_id, m.name, indent + 1)
+            if m.bitfield_size:
+                d += f": {m.bitfield_size}"
+            lines.append(f"{pad}{d};")
+            cur = m.bit_offset + (m.bitfield_size or self.btf.size_of(m.type_id) * 8)
+        if t.kind == Kind.STRUCT and t.size * 8 > cur:
+            a = 1 if packed else max((self.align(m.type_id) for m in t.members), default=1)
+            if -(-cur // (a * 8)) * a * 8 < t.size * 8:
+                lines.extend(f"{pad}long: {n};" for n in _gap_chunks(cur, t.size * 8 - cur))
+        head = f"{t.kind.name.lower()} {self.name(t.id)} " if t.name else f"{t.kind.name.lower()} "
+        attr = " __attribute__((packed))" if packed else ""
+        return head + "{\n" + "\n".join(lines) + ("\n" if lines else "") + "\t" * indent + "}" + attr
+
+    # ---- ordering ----
+
+    def deps(self, tid: int, strong: bool, acc: list[tuple[int, bool]], seen: set[int]) -> None:
+        """Named types ``tid`` refers to: strong (needed complete) or weak (a declaration)."""
+        t = self.btf[tid]
+        k = t.kind
+        if k in MODIFIERS:
+            self.deps(t.type_id, strong, acc, seen)
+        elif k == Kind.PTR:
+            self.deps(t.type_id, False, acc, seen)
+        elif k == Kind.ARRAY:
+            self.deps(t.elem_type_id, strong, acc, seen)
+        elif k == Kind.FUNC_PROTO:
+            self.deps(t.type_id, False, acc, seen)
+            for p in t.params:
+                if p.type_id:
+                    self.deps(p.type_id, False, acc, seen)
+        elif k in COMPOSITES or k in ENUMS or k == Kind.TYPEDEF or k == Kind.FWD:
+            if k == Kind.TYPEDEF and strong:   # used by value: what it names must be complete
+                self.deps(t.type_id, True, acc, seen)
+            if t.name:
+                acc.append((tid, strong or k in ENUMS))
+            elif tid not in seen:          # anonymous: its members are ours
+                seen.add(tid)
+                for m in t.members:
+                    self.deps(m.type_id, strong, acc, seen)
+
+    def emit(self, tid: int) -> None:
+        if tid in self.done or tid in self.busy:
+            return
+        t = self.btf[tid]
+        if t.kind == Kind.FWD:
+            self.forward(tid)
+            return
+        if t.name in _SKIP:
+            self.done.add(tid)
+            self.names[tid] = t.name
+            return
+        self.busy.add(tid)
+        acc: list[tuple[int, bool]] = []
+        if t.kind == Kind.TYPEDEF:
+            target = self.btf.skip_modifiers(t.type_id)
+            direct = target.kind in COMPOSITES and target.name
+            self.deps(t.type_id, not direct, acc, set())
+        elif t.kind in COMPOSITES:
+            for m in t.members:
+                self.deps(m.type_id, True, acc, set())
+        for dep, strong in acc:
+            if dep == tid:
+                continue
+            if strong or self.btf[dep].kind == Kind.TYPEDEF:
+                self.emit(dep)
+            else:
+                self.forward(dep)
+        self.busy.discard(tid)
+        if tid in self.done:
+            return
+        if t.kind == Kind.TYPEDEF:
+            self.out.append(f"typedef {self.decl(t.type_id, self.name(tid), 0)};\n\n")
+        else:
+            self.out.append(self.body(t, 0) + ";\n\n")
+        self.done.add(tid)
+        self.declared.add(tid)
+
+    def forward(self, tid: int) -> None:
+        t = self.btf[tid]
+        if tid in self.declared or t.kind in ENUMS or t.kind == Kind.TYPEDEF:
+            if t.kind in ENUMS or t.kind == Kind.TYPEDEF:
+                self.emit(tid)
+            return
+        self.out.append(f"{self.tag(t)} {self.name(tid)};\n\n")
+        self.declared.add(tid)
+
+
+def _gap_chunks(cur: int, gap: int) -> Iterable[int]:
+    """Split a padding gap into anonymous bitfields that never straddle a long."""
+    while gap > 0:
+        n = min(gap, 64 - cur % 64)
+        yield n
+        cur += n
+        gap -= n
+
+
+def dump_c(btf: BTF, types: Sequence[str] | None = None) -> str:
+    """A C header declaring ``types`` (names; default: every type) and their dependencies."""
+    d = _Dumper(btf)
+    if types:
+        ids = []
+        for name in types:
+            found = [t for t in btf.find_all(name) if t.kind in _TOP]
+            if not found:
+                raise BTFError(f"no struct, union, enum or typedef named {name!r} in this BTF")
+            ids.append(max(found, key=lambda t: t.kind != Kind.FWD).id)
+    else:
+        ids = [t.id for t in btf if t.kind in _TOP and t.name and t.name not in _SKIP]
+    for tid in ids:
+        d.emit(tid)
+    return _HEAD + "".join(d.out) + _TAIL
+
+
+def _btf_of_file(path: str) -> BTF:
+    from .parse import parse_btf
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:4] == b"\x7fELF":
+        import io
+
+        from elftools.elf.elffile import ELFFile
+        sec = ELFFile(io.BytesIO(data)).get_section_by_name(".BTF")
+        if sec is None:
+            raise BTFError(f"{path}: no .BTF section")
+        return parse_btf(sec.data())
+    if path.startswith("/sys/kernel/btf/") and not path.endswith("/vmlinux"):
+        from .kernel import load_kernel
+        return parse_btf(data, base=load_kernel())
+    if path == "/sys/kernel/btf/vmlinux":
+        from .kernel import load_kernel
+        return load_kernel()
+    return parse_btf(data)
+
+
+def main(argv: Sequence[str]) -> int:
+    """``pybpf btf dump [FILE] [--types a,b]``: print the C header."""
+    ap = argparse.ArgumentParser(prog="pybpf btf dump")
+    ap.add_argument("file", nargs="?", default="/sys/kernel/btf/vmlinux")
+    ap.add_argument("--types", default="")
+    a = ap.parse_args(argv)
+    try:
+        out = dump_c(_btf_of_file(a.file), [t for t in a.types.split(",") if t] or None)
+    except OSError as e:
+        raise BPFError(f"{a.file}: {e.strerror}") from e
+    sys.stdout.write(out)
+    return 0
