@@ -193,6 +193,8 @@ struct rb_node {
 	struct rb_node *rb_left;
 };
 
+struct cfs_rq;
+
 struct sched_avg {
 	u64 last_update_time;
 	u64 load_sum;
@@ -204,8 +206,6 @@ struct sched_avg {
 	long unsigned int util_avg;
 	unsigned int util_est;
 };
-
-struct cfs_rq;
 
 struct sched_entity {
 	struct load_weight load;
@@ -275,11 +275,11 @@ struct hrtimer {
 	u8 is_hard;
 };
 
+struct rq;
+
 struct sched_dl_entity;
 
-typedef struct task_struct * (*dl_server_pick_f)(struct sched_dl_entity *);
-
-struct rq;
+typedef struct task_struct *(*dl_server_pick_f)(struct sched_dl_entity *);
 
 struct sched_dl_entity {
 	struct rb_node rb_node;
@@ -307,13 +307,20 @@ struct sched_dl_entity {
 	struct sched_dl_entity *pi_se;
 };
 
-struct sched_statistics {};
+struct sched_class;
+
+struct task_group;
+
+struct sched_statistics {
+};
+
+struct cpumask;
+
+typedef struct cpumask cpumask_t;
 
 struct cpumask {
 	long unsigned int bits[4];
 };
-
-typedef struct cpumask cpumask_t;
 
 union rcu_special {
 	struct {
@@ -324,6 +331,8 @@ union rcu_special {
 	} b;
 	u32 s;
 };
+
+struct rcu_node;
 
 struct sched_info {
 	long unsigned int pcount;
@@ -339,6 +348,10 @@ struct plist_node {
 	struct list_head prio_list;
 	struct list_head node_list;
 };
+
+struct mm_struct;
+
+struct address_space;
 
 enum timespec_type {
 	TT_NONE = 0,
@@ -382,6 +395,10 @@ struct restart_block {
 		} poll;
 	};
 };
+
+struct pid;
+
+struct completion;
 
 struct qspinlock {
 	union {
@@ -454,6 +471,12 @@ struct posix_cputimers_work {
 	unsigned int scheduled;
 };
 
+struct cred;
+
+struct key;
+
+struct nameidata;
+
 struct sem_undo_list;
 
 struct sysv_sem {
@@ -464,6 +487,18 @@ struct sysv_shm {
 	struct list_head shm_clist;
 };
 
+struct fs_struct;
+
+struct files_struct;
+
+struct io_uring_task;
+
+struct nsproxy;
+
+struct signal_struct;
+
+struct sighand_struct;
+
 typedef struct {
 	long unsigned int sig[1];
 } sigset_t;
@@ -472,6 +507,8 @@ struct sigpending {
 	struct list_head list;
 	sigset_t signal;
 };
+
+struct audit_context;
 
 typedef struct {
 	uid_t val;
@@ -504,6 +541,22 @@ struct wake_q_node {
 	struct wake_q_node *next;
 };
 
+struct rt_mutex_waiter;
+
+struct bio_list;
+
+struct blk_plug;
+
+struct reclaim_state;
+
+struct io_context;
+
+struct capture_control;
+
+struct kernel_siginfo;
+
+typedef struct kernel_siginfo kernel_siginfo_t;
+
 struct task_io_accounting {
 	u64 rchar;
 	u64 wchar;
@@ -530,6 +583,24 @@ struct seqcount_spinlock {
 
 typedef struct seqcount_spinlock seqcount_spinlock_t;
 
+struct css_set;
+
+struct robust_list_head;
+
+struct compat_robust_list_head;
+
+struct futex_pi_state;
+
+struct perf_event_context;
+
+struct perf_ctx_data;
+
+struct mempolicy;
+
+struct numa_group;
+
+struct rseq;
+
 struct arch_tlbflush_unmap_batch {
 	struct cpumask cpumask;
 	bool unmapped_pages;
@@ -541,6 +612,8 @@ struct tlbflush_unmap_batch {
 	bool writable;
 };
 
+struct pipe_inode_info;
+
 struct page;
 
 struct page_frag {
@@ -549,7 +622,18 @@ struct page_frag {
 	__u32 size;
 };
 
-struct kmap_ctrl {};
+struct task_delay_info;
+
+struct mem_cgroup;
+
+struct obj_cgroup;
+
+struct gendisk;
+
+struct uprobe_task;
+
+struct kmap_ctrl {
+};
 
 struct timer_list {
 	struct hlist_node entry;
@@ -558,6 +642,16 @@ struct timer_list {
 	u32 flags;
 };
 
+struct vm_struct;
+
+struct bpf_local_storage;
+
+struct bpf_run_ctx;
+
+struct bpf_net_context;
+
+struct unwind_cache;
+
 union unwind_task_id {
 	struct {
 		u32 cpu;
@@ -565,8 +659,6 @@ union unwind_task_id {
 	};
 	u64 id;
 };
-
-struct unwind_cache;
 
 struct unwind_task_info {
 	long unsigned int unwind_mask;
@@ -616,94 +708,6 @@ struct thread_struct {
 	u32 pkru;
 };
 
-struct sched_class;
-
-struct task_group;
-
-struct rcu_node;
-
-struct mm_struct;
-
-struct address_space;
-
-struct pid;
-
-struct completion;
-
-struct cred;
-
-struct key;
-
-struct nameidata;
-
-struct fs_struct;
-
-struct files_struct;
-
-struct io_uring_task;
-
-struct nsproxy;
-
-struct signal_struct;
-
-struct sighand_struct;
-
-struct audit_context;
-
-struct rt_mutex_waiter;
-
-struct bio_list;
-
-struct blk_plug;
-
-struct reclaim_state;
-
-struct io_context;
-
-struct capture_control;
-
-struct kernel_siginfo;
-
-typedef struct kernel_siginfo kernel_siginfo_t;
-
-struct css_set;
-
-struct robust_list_head;
-
-struct compat_robust_list_head;
-
-struct futex_pi_state;
-
-struct perf_event_context;
-
-struct perf_ctx_data;
-
-struct mempolicy;
-
-struct numa_group;
-
-struct rseq;
-
-struct pipe_inode_info;
-
-struct task_delay_info;
-
-struct mem_cgroup;
-
-struct obj_cgroup;
-
-struct gendisk;
-
-struct uprobe_task;
-
-struct vm_struct;
-
-struct bpf_local_storage;
-
-struct bpf_run_ctx;
-
-struct bpf_net_context;
-
 struct task_struct {
 	struct thread_info thread_info;
 	unsigned int __state;
@@ -733,6 +737,7 @@ struct task_struct {
 	struct callback_head sched_throttle_work;
 	struct list_head throttle_node;
 	bool throttled;
+	long: 56;
 	long: 64;
 	struct sched_statistics stats;
 	struct hlist_head preempt_notifiers;
@@ -964,8 +969,6 @@ typedef int (*initcall_t)(void);
 
 typedef int initcall_entry_t;
 
-struct lock_class_key {};
-
 struct fs_context;
 
 struct fs_parameter_spec;
@@ -976,12 +979,15 @@ struct super_block;
 
 struct module;
 
+struct lock_class_key {
+};
+
 struct file_system_type {
 	const char *name;
 	int fs_flags;
 	int (*init_fs_context)(struct fs_context *);
 	const struct fs_parameter_spec *parameters;
-	struct dentry * (*mount)(struct file_system_type *, int, const char *, void *);
+	struct dentry *(*mount)(struct file_system_type *, int, const char *, void *);
 	void (*kill_sb)(struct super_block *);
 	struct module *owner;
 	struct file_system_type *next;
@@ -1015,7 +1021,8 @@ struct qrwlock {
 
 typedef struct qrwlock arch_rwlock_t;
 
-struct lockdep_map {};
+struct lockdep_map {
+};
 
 struct ratelimit_state {
 	raw_spinlock_t lock;
@@ -1028,8 +1035,6 @@ struct ratelimit_state {
 };
 
 typedef unsigned int fop_flags_t;
-
-typedef void *fl_owner_t;
 
 struct file;
 
@@ -1046,6 +1051,8 @@ struct poll_table_struct;
 struct vm_area_struct;
 
 struct inode;
+
+typedef void *fl_owner_t;
 
 struct file_lock;
 
@@ -1128,15 +1135,15 @@ struct fred_ss {
 	u64 sti: 1;
 	u64 swevent: 1;
 	u64 nmi: 1;
-	int: 13;
+	long: 13;
 	u64 vector: 8;
-	short: 8;
+	long: 8;
 	u64 type: 4;
-	char: 4;
+	long: 4;
 	u64 enclave: 1;
 	u64 lm: 1;
 	u64 nested: 1;
-	char: 1;
+	long: 1;
 	u64 insnlen: 4;
 };
 
@@ -1284,13 +1291,13 @@ struct page {
 	long unsigned int memcg_data;
 };
 
-struct static_key_mod;
-
 struct jump_entry {
 	s32 code;
 	s32 target;
 	long int key;
 };
+
+struct static_key_mod;
 
 struct static_key {
 	atomic_t enabled;
@@ -1430,6 +1437,8 @@ struct maple_tree {
 	void *ma_root;
 };
 
+struct mm_cid;
+
 struct rw_semaphore {
 	atomic_long_t count;
 	atomic_long_t owner;
@@ -1437,6 +1446,8 @@ struct rw_semaphore {
 	raw_spinlock_t wait_lock;
 	struct list_head wait_list;
 };
+
+struct futex_private_hash;
 
 typedef long unsigned int vm_flags_t;
 
@@ -1446,6 +1457,8 @@ struct percpu_counter {
 	struct list_head list;
 	s32 *counters;
 };
+
+struct linux_binfmt;
 
 struct ldt_struct;
 
@@ -1472,6 +1485,12 @@ typedef struct {
 	long unsigned int __mm_flags[1];
 } mm_flags_t;
 
+struct kioctx_table;
+
+struct user_namespace;
+
+struct mmu_notifier_subscriptions;
+
 struct xol_area;
 
 struct uprobes_state {
@@ -1491,22 +1510,11 @@ struct work_struct {
 
 typedef unsigned int mm_id_t;
 
-struct mm_cid;
-
-struct futex_private_hash;
-
-struct linux_binfmt;
-
-struct kioctx_table;
-
-struct user_namespace;
-
-struct mmu_notifier_subscriptions;
-
 struct mm_struct {
 	struct {
 		struct {
 			atomic_t mm_count;
+			long: 32;
 			long: 64;
 			long: 64;
 			long: 64;
@@ -1588,6 +1596,7 @@ struct mm_struct {
 		long unsigned int ksm_rmap_items;
 		atomic_long_t ksm_zero_pages;
 		mm_id_t mm_id;
+		long: 32;
 		long: 64;
 		long: 64;
 		long: 64;
@@ -1599,17 +1608,17 @@ typedef struct {
 	long unsigned int v;
 } freeptr_t;
 
-struct userfaultfd_ctx;
-
-struct vm_userfaultfd_ctx {
-	struct userfaultfd_ctx *ctx;
-};
-
 struct anon_vma;
 
 struct vm_operations_struct;
 
 struct vma_numab_state;
+
+struct userfaultfd_ctx;
+
+struct vm_userfaultfd_ctx {
+	struct userfaultfd_ctx *ctx;
+};
 
 struct pfnmap_track_ctx;
 
@@ -1755,6 +1764,12 @@ enum node_states {
 	NR_NODE_STATES = 6,
 };
 
+struct pglist_data;
+
+struct per_cpu_pages;
+
+struct per_cpu_zonestat;
+
 typedef struct {
 	seqcount_spinlock_t seqcount;
 	spinlock_t lock;
@@ -1769,12 +1784,6 @@ struct free_area {
 struct llist_head {
 	struct llist_node *first;
 };
-
-struct pglist_data;
-
-struct per_cpu_pages;
-
-struct per_cpu_zonestat;
 
 struct zone {
 	long unsigned int _watermark[4];
@@ -1824,7 +1833,7 @@ struct zone {
 	int compact_order_failed;
 	bool compact_blockskip_flush;
 	bool contiguous;
-	long: 0;
+	long: 16;
 	struct cacheline_padding _pad3_;
 	atomic_long_t vm_stat[11];
 	atomic_long_t vm_numa_event[6];
@@ -1946,11 +1955,13 @@ struct range {
 };
 
 struct seq_operations {
-	void * (*start)(struct seq_file *, loff_t *);
+	void *(*start)(struct seq_file *, loff_t *);
 	void (*stop)(struct seq_file *, void *);
-	void * (*next)(struct seq_file *, void *, loff_t *);
+	void *(*next)(struct seq_file *, void *, loff_t *);
 	int (*show)(struct seq_file *, void *);
 };
+
+struct pmu;
 
 enum perf_event_state {
 	PERF_EVENT_STATE_DEAD = -5,
@@ -2144,6 +2155,12 @@ struct hw_perf_event {
 	u64 freq_count_stamp;
 };
 
+struct perf_event_pmu_context;
+
+struct perf_buffer;
+
+struct fasync_struct;
+
 struct irq_work {
 	struct __call_single_node node;
 	void (*func)(struct irq_work *);
@@ -2156,13 +2173,23 @@ struct perf_addr_filters_head {
 	unsigned int nr_file_filters;
 };
 
+struct perf_addr_filter_range;
+
+struct pid_namespace;
+
 struct perf_sample_data;
 
 typedef void (*perf_overflow_handler_t)(struct perf_event *, struct perf_sample_data *, struct pt_regs *);
 
-struct ftrace_ops;
+struct bpf_prog;
+
+struct trace_event_call;
+
+struct event_filter;
 
 struct ftrace_regs;
+
+struct ftrace_ops;
 
 typedef void (*ftrace_func_t)(long unsigned int, long unsigned int, struct ftrace_ops *, struct ftrace_regs *);
 
@@ -2199,24 +2226,6 @@ struct ftrace_ops {
 	struct ftrace_ops *managed;
 	long unsigned int direct_call;
 };
-
-struct pmu;
-
-struct perf_event_pmu_context;
-
-struct perf_buffer;
-
-struct fasync_struct;
-
-struct perf_addr_filter_range;
-
-struct pid_namespace;
-
-struct bpf_prog;
-
-struct trace_event_call;
-
-struct event_filter;
 
 struct perf_cgroup;
 
@@ -2317,15 +2326,15 @@ enum module_state {
 	MODULE_STATE_UNFORMED = 3,
 };
 
-struct kref {
-	refcount_t refcount;
-};
-
 struct kset;
 
 struct kobj_type;
 
 struct kernfs_node;
+
+struct kref {
+	refcount_t refcount;
+};
 
 struct kobject {
 	const char *name;
@@ -2352,7 +2361,13 @@ struct module_kobject {
 	struct completion *kobj_completion;
 };
 
+struct module_attribute;
+
 struct kernel_symbol;
+
+struct kernel_param;
+
+struct exception_table_entry;
 
 struct module_memory {
 	void *base;
@@ -2372,6 +2387,8 @@ struct mod_arch_specific {
 	struct its_array its_pages;
 };
 
+struct mod_kallsyms;
+
 struct elf64_sym;
 
 typedef struct elf64_sym Elf64_Sym;
@@ -2388,12 +2405,6 @@ struct module_sect_attrs;
 struct module_notes_attrs;
 
 typedef const int tracepoint_ptr_t;
-
-struct module_attribute;
-
-struct kernel_param;
-
-struct exception_table_entry;
 
 struct srcu_struct;
 
@@ -2539,6 +2550,12 @@ struct idr {
 	unsigned int idr_next;
 };
 
+struct kmem_cache;
+
+struct fs_pin;
+
+struct ucounts;
+
 struct proc_ns_operations;
 
 struct ns_common {
@@ -2601,12 +2618,6 @@ struct ctl_table_set {
 	struct ctl_dir dir;
 };
 
-struct kmem_cache;
-
-struct fs_pin;
-
-struct ucounts;
-
 struct pid_namespace {
 	struct idr idr;
 	struct callback_head rcu;
@@ -2631,13 +2642,13 @@ typedef struct {
 	arch_rwlock_t raw_lock;
 } rwlock_t;
 
+struct hrtimer_cpu_base;
+
 struct seqcount_raw_spinlock {
 	seqcount_t seqcount;
 };
 
 typedef struct seqcount_raw_spinlock seqcount_raw_spinlock_t;
-
-struct hrtimer_cpu_base;
 
 struct hrtimer_clock_base {
 	struct hrtimer_cpu_base *cpu_base;
@@ -2817,44 +2828,9 @@ struct unwind_cache {
 	long unsigned int entries[0];
 };
 
-struct rq_flags;
-
-struct affinity_context;
-
-struct sched_class {
-	void (*enqueue_task)(struct rq *, struct task_struct *, int);
-	bool (*dequeue_task)(struct rq *, struct task_struct *, int);
-	void (*yield_task)(struct rq *);
-	bool (*yield_to_task)(struct rq *, struct task_struct *);
-	void (*wakeup_preempt)(struct rq *, struct task_struct *, int);
-	int (*balance)(struct rq *, struct task_struct *, struct rq_flags *);
-	struct task_struct * (*pick_task)(struct rq *);
-	struct task_struct * (*pick_next_task)(struct rq *, struct task_struct *);
-	void (*put_prev_task)(struct rq *, struct task_struct *, struct task_struct *);
-	void (*set_next_task)(struct rq *, struct task_struct *, bool);
-	int (*select_task_rq)(struct task_struct *, int, int);
-	void (*migrate_task_rq)(struct task_struct *, int);
-	void (*task_woken)(struct rq *, struct task_struct *);
-	void (*set_cpus_allowed)(struct task_struct *, struct affinity_context *);
-	void (*rq_online)(struct rq *);
-	void (*rq_offline)(struct rq *);
-	struct rq * (*find_lock_rq)(struct task_struct *, struct rq *);
-	void (*task_tick)(struct rq *, struct task_struct *, int);
-	void (*task_fork)(struct task_struct *);
-	void (*task_dead)(struct task_struct *);
-	void (*switching_to)(struct rq *, struct task_struct *);
-	void (*switched_from)(struct rq *, struct task_struct *);
-	void (*switched_to)(struct rq *, struct task_struct *);
-	void (*reweight_task)(struct rq *, struct task_struct *, const struct load_weight *);
-	void (*prio_changed)(struct rq *, struct task_struct *, int);
-	unsigned int (*get_rr_interval)(struct rq *, struct task_struct *);
-	void (*update_curr)(struct rq *);
-	void (*task_change_group)(struct task_struct *);
-};
+struct address_space_operations;
 
 typedef u32 errseq_t;
-
-struct address_space_operations;
 
 struct address_space {
 	struct inode *host;
@@ -2874,12 +2850,12 @@ struct address_space {
 	void *i_private_data;
 };
 
+struct pidfs_attr;
+
 struct upid {
 	int nr;
 	struct pid_namespace *ns;
 };
-
-struct pidfs_attr;
 
 struct pid {
 	refcount_t count;
@@ -2950,6 +2926,8 @@ struct cred {
 
 typedef int32_t key_serial_t;
 
+struct key_user;
+
 typedef uint32_t key_perm_t;
 
 struct key_type;
@@ -2981,8 +2959,6 @@ struct assoc_array {
 	struct assoc_array_ptr *root;
 	long unsigned int nr_leaves_on_tree;
 };
-
-struct key_user;
 
 struct key_restriction;
 
@@ -3052,6 +3028,8 @@ struct nsproxy {
 	struct cgroup_namespace *cgroup_ns;
 };
 
+struct core_state;
+
 struct cpu_itimer {
 	u64 expires;
 	u64 incr;
@@ -3067,6 +3045,10 @@ struct thread_group_cputimer {
 	struct task_cputime_atomic cputime_atomic;
 };
 
+struct tty_struct;
+
+struct autogroup;
+
 struct pacct_struct {
 	int ac_flag;
 	long int ac_exitcode;
@@ -3076,12 +3058,6 @@ struct pacct_struct {
 	long unsigned int ac_minflt;
 	long unsigned int ac_majflt;
 };
-
-struct core_state;
-
-struct tty_struct;
-
-struct autogroup;
 
 struct taskstats;
 
@@ -3340,12 +3316,16 @@ struct task_delay_info {
 	u32 irq_count;
 };
 
+struct cgroup_subsys;
+
 struct percpu_ref_data;
 
 struct percpu_ref {
 	long unsigned int percpu_count_ptr;
 	struct percpu_ref_data *data;
 };
+
+struct css_rstat_cpu;
 
 struct workqueue_struct;
 
@@ -3354,10 +3334,6 @@ struct rcu_work {
 	struct callback_head rcu;
 	struct workqueue_struct *wq;
 };
-
-struct cgroup_subsys;
-
-struct css_rstat_cpu;
 
 struct cgroup_subsys_state {
 	struct cgroup *cgroup;
@@ -3429,6 +3405,10 @@ struct cgroup_file {
 	struct timer_list notify_timer;
 };
 
+struct memcg_vmstats;
+
+struct memcg_vmstats_percpu;
+
 struct fprop_global {
 	struct percpu_counter events;
 	unsigned int period;
@@ -3456,18 +3436,14 @@ struct memcg_cgwb_frn {
 	struct wb_completion done;
 };
 
+struct memcg1_events_percpu;
+
 struct mem_cgroup_threshold_ary;
 
 struct mem_cgroup_thresholds {
 	struct mem_cgroup_threshold_ary *primary;
 	struct mem_cgroup_threshold_ary *spare;
 };
-
-struct memcg_vmstats;
-
-struct memcg_vmstats_percpu;
-
-struct memcg1_events_percpu;
 
 struct mem_cgroup_per_node;
 
@@ -3548,6 +3524,14 @@ struct obj_cgroup {
 	};
 };
 
+struct block_device;
+
+struct block_device_operations;
+
+struct request_queue;
+
+struct bio_alloc_cache;
+
 typedef void *mempool_alloc_t(gfp_t, void *);
 
 typedef void mempool_free_t(void *, void *);
@@ -3565,8 +3549,6 @@ struct mempool {
 
 typedef struct mempool mempool_t;
 
-struct bio_alloc_cache;
-
 struct bio_set {
 	struct kmem_cache *bio_slab;
 	unsigned int front_pad;
@@ -3581,14 +3563,6 @@ struct bio_set {
 	struct hlist_node cpuhp_dead;
 };
 
-typedef unsigned int blk_mode_t;
-
-struct block_device;
-
-struct block_device_operations;
-
-struct request_queue;
-
 struct backing_dev_info;
 
 struct timer_rand_state;
@@ -3596,6 +3570,8 @@ struct timer_rand_state;
 struct disk_events;
 
 struct badblocks;
+
+typedef unsigned int blk_mode_t;
 
 struct blk_independent_access_ranges;
 
@@ -3637,13 +3613,13 @@ enum uprobe_task_state {
 	UTASK_SSTEP_TRAPPED = 3,
 };
 
+struct return_instance;
+
 struct arch_uprobe_task {
 	long unsigned int saved_scratch_register;
 	unsigned int saved_trap_nr;
 	unsigned int saved_tf;
 };
-
-struct return_instance;
 
 struct uprobe;
 
@@ -3685,7 +3661,8 @@ struct vm_struct {
 	long unsigned int requested_size;
 };
 
-struct bpf_run_ctx {};
+struct bpf_run_ctx {
+};
 
 struct uid_gid_extent {
 	u32 first;
@@ -3764,6 +3741,8 @@ struct kstat {
 
 struct wait_queue_entry;
 
+typedef struct wait_queue_entry wait_queue_entry_t;
+
 typedef int (*wait_queue_func_t)(struct wait_queue_entry *, unsigned int, int, void *);
 
 struct wait_queue_entry {
@@ -3772,8 +3751,6 @@ struct wait_queue_entry {
 	wait_queue_func_t func;
 	struct list_head entry;
 };
-
-typedef struct wait_queue_entry wait_queue_entry_t;
 
 enum refcount_saturation_type {
 	REFCOUNT_ADD_NOT_ZERO_OVF = 0,
@@ -3809,6 +3786,7 @@ struct srcu_node;
 struct srcu_data {
 	struct srcu_ctr srcu_ctrs[2];
 	int srcu_reader_flavor;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -3922,13 +3900,6 @@ struct arch_uprobe {
 	long unsigned int flags;
 };
 
-struct uprobe_xol_ops {
-	bool (*emulate)(struct arch_uprobe *, struct pt_regs *);
-	int (*pre_xol)(struct arch_uprobe *, struct pt_regs *);
-	int (*post_xol)(struct arch_uprobe *, struct pt_regs *);
-	void (*abort)(struct arch_uprobe *, struct pt_regs *);
-};
-
 enum hprobe_state {
 	HPROBE_LEASED = 0,
 	HPROBE_STABLE = 1,
@@ -4025,7 +3996,8 @@ struct dev_pagemap {
 	union {
 		struct range range;
 		struct {
-			struct {} __empty_ranges;
+			struct {
+			} __empty_ranges;
 			struct range ranges[0];
 		};
 	};
@@ -4103,6 +4075,8 @@ struct folio {
 	};
 };
 
+struct fown_struct;
+
 struct vfsmount;
 
 struct path {
@@ -4123,8 +4097,6 @@ struct file_ra_state {
 typedef struct {
 	atomic64_t refcnt;
 } file_ref_t;
-
-struct fown_struct;
 
 struct file {
 	spinlock_t f_lock;
@@ -4189,8 +4161,8 @@ struct pfnmap_track_ctx {
 };
 
 struct vm_area_desc {
-	const struct mm_struct * const mm;
-	struct file * const file;
+	const struct mm_struct *const mm;
+	struct file *const file;
 	long unsigned int start;
 	long unsigned int end;
 	long unsigned int pgoff;
@@ -4218,9 +4190,9 @@ struct vm_operations_struct {
 	vm_fault_t (*page_mkwrite)(struct vm_fault *);
 	vm_fault_t (*pfn_mkwrite)(struct vm_fault *);
 	int (*access)(struct vm_area_struct *, long unsigned int, void *, int, int);
-	const char * (*name)(struct vm_area_struct *);
+	const char *(*name)(struct vm_area_struct *);
 	int (*set_policy)(struct vm_area_struct *, struct mempolicy *);
-	struct mempolicy * (*get_policy)(struct vm_area_struct *, long unsigned int, long unsigned int *);
+	struct mempolicy *(*get_policy)(struct vm_area_struct *, long unsigned int, long unsigned int *);
 };
 
 struct anon_vma {
@@ -4341,7 +4313,7 @@ struct ctl_node {
 
 struct ctl_table_root {
 	struct ctl_table_set default_set;
-	struct ctl_table_set * (*lookup)(struct ctl_table_root *);
+	struct ctl_table_set *(*lookup)(struct ctl_table_root *);
 	void (*set_ownership)(struct ctl_table_header *, kuid_t *, kgid_t *);
 	int (*permissions)(struct ctl_table_header *, const struct ctl_table *);
 };
@@ -4352,6 +4324,8 @@ struct rhashtable_compare_arg {
 	struct rhashtable *ht;
 	const void *key;
 };
+
+struct bucket_table;
 
 typedef u32 (*rht_hashfn_t)(const void *, u32, u32);
 
@@ -4371,8 +4345,6 @@ struct rhashtable_params {
 	rht_obj_hashfn_t obj_hashfn;
 	rht_obj_cmpfn_t obj_cmpfn;
 };
-
-struct bucket_table;
 
 struct rhashtable {
 	struct bucket_table *tbl;
@@ -4402,23 +4374,7 @@ struct bio_vec {
 	unsigned int bv_offset;
 };
 
-struct folio_batch {
-	unsigned char nr;
-	unsigned char i;
-	bool percpu_pvec_drained;
-	struct folio *folios[31];
-};
-
-struct folio_queue {
-	struct folio_batch vec;
-	u8 orders[31];
-	struct folio_queue *next;
-	struct folio_queue *prev;
-	long unsigned int marks;
-	long unsigned int marks2;
-	unsigned int rreq_id;
-	unsigned int debug_id;
-};
+struct folio_queue;
 
 struct iov_iter {
 	u8 iter_type;
@@ -4462,11 +4418,11 @@ struct kiocb {
 	};
 };
 
-typedef unsigned int sk_buff_data_t;
-
 struct net_device;
 
 struct sock;
+
+typedef unsigned int sk_buff_data_t;
 
 struct skb_ext;
 
@@ -4726,6 +4682,10 @@ struct dentry {
 	} d_u;
 };
 
+struct posix_acl;
+
+struct inode_operations;
+
 enum rw_hint {
 	WRITE_LIFE_NOT_SET = 0,
 	WRITE_LIFE_NONE = 1,
@@ -4734,7 +4694,7 @@ enum rw_hint {
 	WRITE_LIFE_LONG = 4,
 	WRITE_LIFE_EXTREME = 5,
 	WRITE_LIFE_HINT_NR = 6,
-};
+} __attribute__((packed));
 
 enum inode_state_flags_t {
 	I_NEW = 1,
@@ -4756,10 +4716,6 @@ enum inode_state_flags_t {
 	I_SYNC_QUEUED = 131072,
 	I_PINNING_NETFS_WB = 262144,
 };
-
-struct posix_acl;
-
-struct inode_operations;
 
 struct bdi_writeback;
 
@@ -4860,20 +4816,36 @@ struct dentry_operations {
 	void (*d_release)(struct dentry *);
 	void (*d_prune)(struct dentry *);
 	void (*d_iput)(struct dentry *, struct inode *);
-	char * (*d_dname)(struct dentry *, char *, int);
-	struct vfsmount * (*d_automount)(struct path *);
+	char *(*d_dname)(struct dentry *, char *, int);
+	struct vfsmount *(*d_automount)(struct path *);
 	int (*d_manage)(const struct path *, bool);
-	struct dentry * (*d_real)(struct dentry *, enum d_real_type);
+	struct dentry *(*d_real)(struct dentry *, enum d_real_type);
 	bool (*d_unalias_trylock)(const struct dentry *);
 	void (*d_unalias_unlock)(const struct dentry *);
 	long: 64;
 };
 
+struct super_operations;
+
+struct dquot_operations;
+
+struct quotactl_ops;
+
+struct export_operations;
+
+struct xattr_handler;
+
+struct fscrypt_operations;
+
+struct fscrypt_keyring;
+
+struct mount;
+
 struct mtd_info;
 
-typedef long long int qsize_t;
-
 struct quota_format_type;
+
+typedef long long int qsize_t;
 
 struct mem_dqinfo {
 	struct quota_format_type *dqi_format;
@@ -4920,9 +4892,13 @@ struct sb_writers {
 	struct percpu_rw_semaphore rw_sem[3];
 };
 
+struct fsnotify_sb_info;
+
 typedef struct {
 	__u8 b[16];
 } uuid_t;
+
+struct shrinker;
 
 struct list_lru_node;
 
@@ -4933,26 +4909,6 @@ struct list_lru {
 	bool memcg_aware;
 	struct xarray xa;
 };
-
-struct super_operations;
-
-struct dquot_operations;
-
-struct quotactl_ops;
-
-struct export_operations;
-
-struct xattr_handler;
-
-struct fscrypt_operations;
-
-struct fscrypt_keyring;
-
-struct mount;
-
-struct fsnotify_sb_info;
-
-struct shrinker;
 
 struct super_block {
 	struct list_head s_list;
@@ -4973,7 +4929,7 @@ struct super_block {
 	int s_count;
 	atomic_t s_active;
 	void *s_security;
-	const struct xattr_handler * const *s_xattr;
+	const struct xattr_handler *const *s_xattr;
 	const struct fscrypt_operations *s_cop;
 	struct fscrypt_keyring *s_master_keys;
 	struct hlist_bl_head s_roots;
@@ -5014,6 +4970,7 @@ struct super_block {
 	struct work_struct destroy_work;
 	struct mutex s_sync_lock;
 	int s_stack_depth;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -5100,10 +5057,16 @@ struct exception_table_entry {
 	int data;
 };
 
+struct cgroup_root;
+
+struct cgroup_rstat_base_cpu;
+
 struct cgroup_base_stat {
 	struct task_cputime cputime;
 	u64 ntime;
 };
+
+struct psi_group;
 
 struct bpf_prog_array;
 
@@ -5127,12 +5090,6 @@ struct cgroup_freezer_state {
 	u64 freeze_start_nsec;
 	u64 frozen_nsec;
 };
-
-struct cgroup_root;
-
-struct cgroup_rstat_base_cpu;
-
-struct psi_group;
 
 struct cgroup {
 	struct cgroup_subsys_state self;
@@ -5187,40 +5144,6 @@ struct key_tag {
 	struct callback_head rcu;
 	refcount_t usage;
 	bool removed;
-};
-
-typedef int (*request_key_actor_t)(struct key *, void *);
-
-struct key_preparsed_payload;
-
-struct key_match_data;
-
-struct kernel_pkey_params;
-
-struct kernel_pkey_query;
-
-struct key_type {
-	const char *name;
-	size_t def_datalen;
-	unsigned int flags;
-	int (*vet_description)(const char *);
-	int (*preparse)(struct key_preparsed_payload *);
-	void (*free_preparse)(struct key_preparsed_payload *);
-	int (*instantiate)(struct key *, struct key_preparsed_payload *);
-	int (*update)(struct key *, struct key_preparsed_payload *);
-	int (*match_preparse)(struct key_match_data *);
-	void (*match_free)(struct key_match_data *);
-	void (*revoke)(struct key *);
-	void (*destroy)(struct key *);
-	void (*describe)(const struct key *, struct seq_file *);
-	long int (*read)(const struct key *, char *, size_t);
-	request_key_actor_t request_key;
-	struct key_restriction * (*lookup_restriction)(const char *);
-	int (*asym_query)(const struct kernel_pkey_params *, struct kernel_pkey_query *);
-	int (*asym_eds_op)(struct kernel_pkey_params *, const void *, void *);
-	int (*asym_verify_signature)(struct kernel_pkey_params *, const void *, const void *);
-	struct list_head link;
-	struct lock_class_key lock_class;
 };
 
 typedef int (*key_restrict_link_func_t)(struct key *, const struct key_type *, const union key_payload *, struct key *);
@@ -5301,7 +5224,7 @@ struct taskstats {
 	char ac_comm[32];
 	__u8 ac_sched;
 	__u8 ac_pad[3];
-	long: 0;
+	long: 32;
 	__u32 ac_uid;
 	__u32 ac_gid;
 	__u32 ac_pid;
@@ -5380,6 +5303,12 @@ struct io_cq {
 	unsigned int flags;
 };
 
+struct elevator_queue;
+
+struct blk_mq_ops;
+
+struct blk_mq_ctx;
+
 typedef unsigned int blk_features_t;
 
 typedef unsigned int blk_flags_t;
@@ -5389,7 +5318,7 @@ enum blk_integrity_checksum {
 	BLK_INTEGRITY_CSUM_IP = 1,
 	BLK_INTEGRITY_CSUM_CRC = 2,
 	BLK_INTEGRITY_CSUM_CRC64 = 3,
-};
+} __attribute__((packed));
 
 struct blk_integrity {
 	unsigned char flags;
@@ -5451,6 +5380,8 @@ struct queue_limits {
 	struct blk_integrity integrity;
 };
 
+struct device;
+
 enum rpm_status {
 	RPM_INVALID = -1,
 	RPM_ACTIVE = 0,
@@ -5459,14 +5390,6 @@ enum rpm_status {
 	RPM_SUSPENDING = 3,
 	RPM_BLOCKED = 4,
 };
-
-struct elevator_queue;
-
-struct blk_mq_ops;
-
-struct blk_mq_ctx;
-
-struct device;
 
 struct blk_queue_stats;
 
@@ -5665,13 +5588,13 @@ struct quota_format_ops {
 
 struct dquot_operations {
 	int (*write_dquot)(struct dquot *);
-	struct dquot * (*alloc_dquot)(struct super_block *, int);
+	struct dquot *(*alloc_dquot)(struct super_block *, int);
 	void (*destroy_dquot)(struct dquot *);
 	int (*acquire_dquot)(struct dquot *);
 	int (*release_dquot)(struct dquot *);
 	int (*mark_dirty)(struct dquot *);
 	int (*write_info)(struct super_block *, int);
-	qsize_t * (*get_reserved_space)(struct inode *);
+	qsize_t *(*get_reserved_space)(struct inode *);
 	int (*get_projid)(struct inode *, kprojid_t *);
 	int (*get_inode_usage)(struct inode *, qsize_t *);
 	int (*get_next_id)(struct super_block *, struct kqid *);
@@ -5778,6 +5701,13 @@ enum writeback_sync_modes {
 	WB_SYNC_ALL = 1,
 };
 
+struct folio_batch {
+	unsigned char nr;
+	unsigned char i;
+	bool percpu_pvec_drained;
+	struct folio *folios[31];
+};
+
 struct writeback_control {
 	long int nr_to_write;
 	long int pages_skipped;
@@ -5857,16 +5787,16 @@ struct file_kattr;
 struct offset_ctx;
 
 struct inode_operations {
-	struct dentry * (*lookup)(struct inode *, struct dentry *, unsigned int);
-	const char * (*get_link)(struct dentry *, struct inode *, struct delayed_call *);
+	struct dentry *(*lookup)(struct inode *, struct dentry *, unsigned int);
+	const char *(*get_link)(struct dentry *, struct inode *, struct delayed_call *);
 	int (*permission)(struct mnt_idmap *, struct inode *, int);
-	struct posix_acl * (*get_inode_acl)(struct inode *, int, bool);
+	struct posix_acl *(*get_inode_acl)(struct inode *, int, bool);
 	int (*readlink)(struct dentry *, char *, int);
 	int (*create)(struct mnt_idmap *, struct inode *, struct dentry *, umode_t, bool);
 	int (*link)(struct dentry *, struct inode *, struct dentry *);
 	int (*unlink)(struct inode *, struct dentry *);
 	int (*symlink)(struct mnt_idmap *, struct inode *, struct dentry *, const char *);
-	struct dentry * (*mkdir)(struct mnt_idmap *, struct inode *, struct dentry *, umode_t);
+	struct dentry *(*mkdir)(struct mnt_idmap *, struct inode *, struct dentry *, umode_t);
 	int (*rmdir)(struct inode *, struct dentry *);
 	int (*mknod)(struct mnt_idmap *, struct inode *, struct dentry *, umode_t, dev_t);
 	int (*rename)(struct mnt_idmap *, struct inode *, struct dentry *, struct inode *, struct dentry *, unsigned int);
@@ -5877,11 +5807,11 @@ struct inode_operations {
 	int (*update_time)(struct inode *, int);
 	int (*atomic_open)(struct inode *, struct dentry *, struct file *, unsigned int, umode_t);
 	int (*tmpfile)(struct mnt_idmap *, struct inode *, struct file *, umode_t);
-	struct posix_acl * (*get_acl)(struct mnt_idmap *, struct dentry *, int);
+	struct posix_acl *(*get_acl)(struct mnt_idmap *, struct dentry *, int);
 	int (*set_acl)(struct mnt_idmap *, struct dentry *, struct posix_acl *, int);
 	int (*fileattr_set)(struct mnt_idmap *, struct dentry *, struct file_kattr *);
 	int (*fileattr_get)(struct dentry *, struct file_kattr *);
-	struct offset_ctx * (*get_offset_ctx)(struct inode *);
+	struct offset_ctx *(*get_offset_ctx)(struct inode *);
 	long: 64;
 	long: 64;
 	long: 64;
@@ -5980,7 +5910,7 @@ enum freeze_holder {
 struct kstatfs;
 
 struct super_operations {
-	struct inode * (*alloc_inode)(struct super_block *);
+	struct inode *(*alloc_inode)(struct super_block *);
 	void (*destroy_inode)(struct inode *);
 	void (*free_inode)(struct inode *);
 	void (*dirty_inode)(struct inode *, int);
@@ -6002,32 +5932,11 @@ struct super_operations {
 	int (*show_stats)(struct seq_file *, struct dentry *);
 	ssize_t (*quota_read)(struct super_block *, int, char *, size_t, loff_t);
 	ssize_t (*quota_write)(struct super_block *, int, const char *, size_t, loff_t);
-	struct dquot ** (*get_dquots)(struct inode *);
+	struct dquot **(*get_dquots)(struct inode *);
 	long int (*nr_cached_objects)(struct super_block *, struct shrink_control *);
 	long int (*free_cached_objects)(struct super_block *, struct shrink_control *);
 	int (*remove_bdev)(struct super_block *, struct block_device *);
 	void (*shutdown)(struct super_block *);
-};
-
-struct fid;
-
-struct iomap;
-
-struct handle_to_path_ctx;
-
-struct export_operations {
-	int (*encode_fh)(struct inode *, __u32 *, int *, struct inode *);
-	struct dentry * (*fh_to_dentry)(struct super_block *, struct fid *, int, int);
-	struct dentry * (*fh_to_parent)(struct super_block *, struct fid *, int, int);
-	int (*get_name)(struct dentry *, char *, struct dentry *);
-	struct dentry * (*get_parent)(struct dentry *);
-	int (*commit_metadata)(struct inode *);
-	int (*get_uuid)(struct super_block *, u8 *, u32 *, u64 *);
-	int (*map_blocks)(struct inode *, loff_t, u64, struct iomap *, bool, u32 *);
-	int (*commit_blocks)(struct inode *, struct iomap *, int, struct iattr *);
-	int (*permission)(struct handle_to_path_ctx *, unsigned int);
-	struct file * (*open)(const struct path *, unsigned int);
-	long unsigned int flags;
 };
 
 struct xattr_handler {
@@ -6039,25 +5948,19 @@ struct xattr_handler {
 	int (*set)(const struct xattr_handler *, struct mnt_idmap *, struct dentry *, struct inode *, const char *, const void *, size_t, int);
 };
 
-typedef __kernel_long_t __kernel_ptrdiff_t;
+struct disk_stats;
 
-typedef __kernel_ptrdiff_t ptrdiff_t;
+struct blk_holder_ops;
 
-union fscrypt_policy;
+struct partition_meta_info;
 
-struct fscrypt_operations {
-	ptrdiff_t inode_info_offs;
-	unsigned int needs_bounce_pages: 1;
-	unsigned int has_32bit_inodes: 1;
-	unsigned int supports_subblock_data_units: 1;
-	const char *legacy_key_prefix;
-	int (*get_context)(struct inode *, void *, size_t);
-	int (*set_context)(struct inode *, const void *, size_t, void *);
-	const union fscrypt_policy * (*get_dummy_policy)(struct super_block *);
-	bool (*empty_dir)(struct inode *);
-	bool (*has_stable_inodes)(struct super_block *);
-	unsigned int (*get_devices)(struct super_block *, struct block_device **);
-};
+struct device_private;
+
+struct device_type;
+
+struct bus_type;
+
+struct device_driver;
 
 enum dl_dev_state {
 	DL_DEV_NO_DRIVER = 0,
@@ -6079,6 +5982,8 @@ struct pm_message {
 
 typedef struct pm_message pm_message_t;
 
+struct wake_irq;
+
 enum rpm_request {
 	RPM_REQ_NONE = 0,
 	RPM_REQ_IDLE = 1,
@@ -6086,8 +5991,6 @@ enum rpm_request {
 	RPM_REQ_AUTOSUSPEND = 3,
 	RPM_REQ_RESUME = 4,
 };
-
-struct wake_irq;
 
 struct pm_subsys_data;
 
@@ -6143,6 +6046,8 @@ struct dev_pm_info {
 	bool detach_power_off: 1;
 };
 
+struct dev_pm_domain;
+
 struct irq_domain;
 
 struct msi_device_data;
@@ -6152,30 +6057,14 @@ struct dev_msi_info {
 	struct msi_device_data *data;
 };
 
-struct dev_archdata {};
-
-enum device_removable {
-	DEVICE_REMOVABLE_NOT_SUPPORTED = 0,
-	DEVICE_REMOVABLE_UNKNOWN = 1,
-	DEVICE_FIXED = 2,
-	DEVICE_REMOVABLE = 3,
-};
-
-struct device_private;
-
-struct device_type;
-
-struct bus_type;
-
-struct device_driver;
-
-struct dev_pm_domain;
-
 struct bus_dma_region;
 
 struct device_dma_parameters;
 
 struct io_tlb_mem;
+
+struct dev_archdata {
+};
 
 struct device_node;
 
@@ -6190,6 +6079,13 @@ struct iommu_group;
 struct dev_iommu;
 
 struct device_physical_location;
+
+enum device_removable {
+	DEVICE_REMOVABLE_NOT_SUPPORTED = 0,
+	DEVICE_REMOVABLE_UNKNOWN = 1,
+	DEVICE_FIXED = 2,
+	DEVICE_REMOVABLE = 3,
+};
 
 struct device {
 	struct kobject kobj;
@@ -6241,12 +6137,6 @@ struct device {
 	bool dma_iommu: 1;
 	long unsigned int flags[1];
 };
-
-struct disk_stats;
-
-struct blk_holder_ops;
-
-struct partition_meta_info;
 
 struct block_device {
 	sector_t bd_start_sect;
@@ -6342,6 +6232,8 @@ struct offset_ctx {
 	long unsigned int next_offset;
 };
 
+struct fs_context_operations;
+
 struct fc_log;
 
 struct p_log {
@@ -6364,8 +6256,6 @@ enum fs_context_phase {
 	FS_CONTEXT_RECONFIGURING = 5,
 	FS_CONTEXT_FAILED = 6,
 };
-
-struct fs_context_operations;
 
 struct fs_context {
 	const struct fs_context_operations *ops;
@@ -6528,8 +6418,8 @@ struct kernfs_ops {
 	int (*open)(struct kernfs_open_file *);
 	void (*release)(struct kernfs_open_file *);
 	int (*seq_show)(struct seq_file *, void *);
-	void * (*seq_start)(struct seq_file *, loff_t *);
-	void * (*seq_next)(struct seq_file *, void *, loff_t *);
+	void *(*seq_start)(struct seq_file *, loff_t *);
+	void *(*seq_next)(struct seq_file *, void *, loff_t *);
 	void (*seq_stop)(struct seq_file *, void *);
 	ssize_t (*read)(struct kernfs_open_file *, char *, size_t, loff_t);
 	size_t atomic_write_len;
@@ -6565,9 +6455,9 @@ enum kobj_ns_type {
 struct kobj_ns_type_operations {
 	enum kobj_ns_type type;
 	bool (*current_may_mount)(void);
-	void * (*grab_current_ns)(void);
-	const void * (*netlink_ns)(struct sock *);
-	const void * (*initial_ns)(void);
+	void *(*grab_current_ns)(void);
+	const void *(*netlink_ns)(struct sock *);
+	const void *(*initial_ns)(void);
 	void (*drop_ns)(void *);
 };
 
@@ -6584,14 +6474,14 @@ struct attribute_group {
 	umode_t (*is_bin_visible)(struct kobject *, const struct bin_attribute *, int);
 	size_t (*bin_size)(struct kobject *, const struct bin_attribute *, int);
 	struct attribute **attrs;
-	const struct bin_attribute * const *bin_attrs;
+	const struct bin_attribute *const *bin_attrs;
 };
 
 struct bin_attribute {
 	struct attribute attr;
 	size_t size;
 	void *private;
-	struct address_space * (*f_mapping)(void);
+	struct address_space *(*f_mapping)(void);
 	ssize_t (*read)(struct file *, struct kobject *, const struct bin_attribute *, char *, loff_t, size_t);
 	ssize_t (*write)(struct file *, struct kobject *, const struct bin_attribute *, char *, loff_t, size_t);
 	loff_t (*llseek)(struct file *, struct kobject *, const struct bin_attribute *, loff_t, int);
@@ -6616,8 +6506,8 @@ struct kobj_type {
 	void (*release)(struct kobject *);
 	const struct sysfs_ops *sysfs_ops;
 	const struct attribute_group **default_groups;
-	const struct kobj_ns_type_operations * (*child_ns_type)(const struct kobject *);
-	const void * (*namespace)(const struct kobject *);
+	const struct kobj_ns_type_operations *(*child_ns_type)(const struct kobject *);
+	const void *(*namespace)(const struct kobject *);
 	void (*get_ownership)(const struct kobject *, kuid_t *, kgid_t *);
 };
 
@@ -6630,9 +6520,9 @@ struct kobj_uevent_env {
 };
 
 struct kset_uevent_ops {
-	int (* const filter)(const struct kobject *);
-	const char * (* const name)(const struct kobject *);
-	int (* const uevent)(const struct kobject *, struct kobj_uevent_env *);
+	int (*const filter)(const struct kobject *);
+	const char *(*const name)(const struct kobject *);
+	int (*const uevent)(const struct kobject *, struct kobj_uevent_env *);
 };
 
 struct kernel_param_ops {
@@ -6688,6 +6578,8 @@ struct module_attribute {
 	void (*free)(struct module *);
 };
 
+struct trace_event_class;
+
 struct trace_event_functions;
 
 struct trace_event {
@@ -6695,8 +6587,6 @@ struct trace_event {
 	int type;
 	struct trace_event_functions *funcs;
 };
-
-struct trace_event_class;
 
 struct trace_event_call {
 	struct list_head list;
@@ -6817,7 +6707,7 @@ struct bus_type {
 	void (*sync_state)(struct device *);
 	void (*remove)(struct device *);
 	void (*shutdown)(struct device *);
-	const struct cpumask * (*irq_get_affinity)(struct device *, unsigned int);
+	const struct cpumask *(*irq_get_affinity)(struct device *, unsigned int);
 	int (*online)(struct device *);
 	int (*offline)(struct device *);
 	int (*suspend)(struct device *, pm_message_t);
@@ -6869,12 +6759,12 @@ struct class {
 	const struct attribute_group **class_groups;
 	const struct attribute_group **dev_groups;
 	int (*dev_uevent)(const struct device *, struct kobj_uevent_env *);
-	char * (*devnode)(const struct device *, umode_t *);
+	char *(*devnode)(const struct device *, umode_t *);
 	void (*class_release)(const struct class *);
 	void (*dev_release)(struct device *);
 	int (*shutdown_pre)(struct device *);
 	const struct kobj_ns_type_operations *ns_type;
-	const void * (*namespace)(const struct device *);
+	const void *(*namespace)(const struct device *);
 	void (*get_ownership)(const struct device *, kuid_t *, kgid_t *);
 	const struct dev_pm_ops *pm;
 };
@@ -6883,7 +6773,7 @@ struct device_type {
 	const char *name;
 	const struct attribute_group **groups;
 	int (*uevent)(const struct device *, struct kobj_uevent_env *);
-	char * (*devnode)(const struct device *, umode_t *, kuid_t *, kgid_t *);
+	char *(*devnode)(const struct device *, umode_t *, kuid_t *, kgid_t *);
 	void (*release)(struct device *);
 	const struct dev_pm_ops *pm;
 };
@@ -6938,14 +6828,6 @@ struct device_physical_location {
 	enum device_physical_location_horizontal_position horizontal_position;
 	bool dock;
 	bool lid;
-};
-
-typedef u64 dma_addr_t;
-
-struct bus_dma_region {
-	phys_addr_t cpu_start;
-	dma_addr_t dma_start;
-	u64 size;
 };
 
 typedef u32 phandle;
@@ -7242,7 +7124,12 @@ struct uts_namespace {
 	struct ns_common ns;
 };
 
-struct ref_tracker_dir {};
+struct ref_tracker_dir {
+};
+
+struct proc_dir_entry;
+
+struct uevent_sock;
 
 struct prot_inuse;
 
@@ -7275,8 +7162,6 @@ struct icmpmsg_mib;
 struct icmpv6_mib;
 
 struct icmpv6msg_mib;
-
-struct proc_dir_entry;
 
 struct netns_mib {
 	struct ipstats_mib *ip_statistics;
@@ -7324,6 +7209,7 @@ struct inet_hashinfo;
 
 struct inet_timewait_death_row {
 	refcount_t tw_refcount;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -7333,6 +7219,7 @@ struct inet_timewait_death_row {
 	long: 64;
 	struct inet_hashinfo *hashinfo;
 	int sysctl_max_tw_buckets;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -7340,32 +7227,13 @@ struct inet_timewait_death_row {
 	long: 64;
 	long: 64;
 };
+
+struct udp_table;
 
 struct udp_tunnel_gro {
 	struct sock *sk;
 	struct hlist_head list;
 };
-
-struct local_ports {
-	u32 range;
-	bool warned;
-};
-
-struct ping_group_range {
-	seqlock_t lock;
-	kgid_t range[2];
-};
-
-struct sysctl_fib_multipath_hash_seed {
-	u32 user_seed;
-	u32 mp_seed;
-};
-
-typedef struct {
-	u64 key[2];
-} siphash_key_t;
-
-struct udp_table;
 
 struct ipv4_devconf;
 
@@ -7379,11 +7247,30 @@ struct inet_peer_base;
 
 struct fqdir;
 
+struct local_ports {
+	u32 range;
+	bool warned;
+};
+
 struct tcp_congestion_ops;
 
 struct tcp_fastopen_context;
 
+struct ping_group_range {
+	seqlock_t lock;
+	kgid_t range[2];
+};
+
+struct sysctl_fib_multipath_hash_seed {
+	u32 user_seed;
+	u32 mp_seed;
+};
+
 struct fib_notifier_ops;
+
+typedef struct {
+	u64 key[2];
+} siphash_key_t;
 
 struct netns_ipv4 {
 	__u8 __cacheline_group_begin__netns_ipv4_read_tx[0];
@@ -7420,7 +7307,8 @@ struct netns_ipv4 {
 	long: 64;
 	long: 64;
 	long: 64;
-	struct {} __cacheline_group_pad__icmp;
+	struct {
+	} __cacheline_group_pad__icmp;
 	struct inet_timewait_death_row tcp_death_row;
 	struct udp_table *udp_table;
 	struct udp_tunnel_gro udp_tunnel_gro[2];
@@ -7587,10 +7475,10 @@ struct dst_ops {
 	short unsigned int family;
 	unsigned int gc_thresh;
 	void (*gc)(struct dst_ops *);
-	struct dst_entry * (*check)(struct dst_entry *, __u32);
+	struct dst_entry *(*check)(struct dst_entry *, __u32);
 	unsigned int (*default_advmss)(const struct dst_entry *);
 	unsigned int (*mtu)(const struct dst_entry *);
-	u32 * (*cow_metrics)(struct dst_entry *, long unsigned int);
+	u32 *(*cow_metrics)(struct dst_entry *, long unsigned int);
 	void (*destroy)(struct dst_entry *);
 	void (*ifdown)(struct dst_entry *, struct net_device *);
 	void (*negative_advice)(struct sock *, struct dst_entry *);
@@ -7598,7 +7486,7 @@ struct dst_ops {
 	void (*update_pmtu)(struct dst_entry *, struct sock *, struct sk_buff *, u32, bool);
 	void (*redirect)(struct dst_entry *, struct sock *, struct sk_buff *);
 	int (*local_out)(struct net *, struct sock *, struct sk_buff *);
-	struct neighbour * (*neigh_lookup)(const struct dst_entry *, struct sk_buff *, const void *);
+	struct neighbour *(*neigh_lookup)(const struct dst_entry *, struct sk_buff *, const void *);
 	void (*confirm_neigh)(const struct dst_entry *, const void *);
 	struct kmem_cache *kmem_cachep;
 	struct percpu_counter pcpuc_entries;
@@ -7735,6 +7623,10 @@ struct netns_nf {
 	unsigned int defrag_ipv6_users;
 };
 
+struct ip_conntrack_stat;
+
+struct nf_ct_event_notifier;
+
 struct nf_generic_net {
 	unsigned int timeout;
 };
@@ -7774,10 +7666,6 @@ struct nf_ip_net {
 	struct nf_gre_net gre;
 };
 
-struct ip_conntrack_stat;
-
-struct nf_ct_event_notifier;
-
 struct netns_ct {
 	bool ecache_dwork_pending;
 	u8 sysctl_log_invalid;
@@ -7795,6 +7683,8 @@ struct netns_nftables {
 	unsigned int base_seq;
 	u8 gencursor;
 };
+
+struct net_generic;
 
 struct netns_bpf {
 	struct bpf_prog_array *run_array[2];
@@ -7883,10 +7773,6 @@ struct netns_xdp {
 	struct mutex lock;
 	struct hlist_head list;
 };
-
-struct uevent_sock;
-
-struct net_generic;
 
 struct net {
 	refcount_t passive;
@@ -7984,11 +7870,11 @@ struct nsset {
 struct proc_ns_operations {
 	const char *name;
 	const char *real_ns_name;
-	struct ns_common * (*get)(struct task_struct *);
+	struct ns_common *(*get)(struct task_struct *);
 	void (*put)(struct ns_common *);
 	int (*install)(struct nsset *, struct ns_common *);
-	struct user_namespace * (*owner)(struct ns_common *);
-	struct ns_common * (*get_parent)(struct ns_common *);
+	struct user_namespace *(*owner)(struct ns_common *);
+	struct ns_common *(*get_parent)(struct ns_common *);
 };
 
 struct perf_cpu_pmu_context;
@@ -8029,7 +7915,7 @@ struct pmu {
 	int (*event_idx)(struct perf_event *);
 	void (*sched_task)(struct perf_event_pmu_context *, struct task_struct *, bool);
 	struct kmem_cache *task_ctx_cache;
-	void * (*setup_aux)(struct perf_event *, void **, int, bool);
+	void *(*setup_aux)(struct perf_event *, void **, int, bool);
 	void (*free_aux)(void *);
 	long int (*snapshot_aux)(struct perf_event *, struct perf_output_handle *, long unsigned int);
 	int (*addr_filters_validate)(struct list_head *);
@@ -8039,14 +7925,16 @@ struct pmu {
 	int (*check_period)(struct perf_event *, u64);
 };
 
-struct ftrace_regs {};
+struct ftrace_regs {
+};
 
 struct perf_regs {
 	__u64 abi;
 	struct pt_regs *regs;
 };
 
-struct u64_stats_sync {};
+struct u64_stats_sync {
+};
 
 struct bpf_cgroup_storage;
 
@@ -8106,7 +7994,7 @@ struct cgroup_taskset;
 struct cftype;
 
 struct cgroup_subsys {
-	struct cgroup_subsys_state * (*css_alloc)(struct cgroup_subsys_state *);
+	struct cgroup_subsys_state *(*css_alloc)(struct cgroup_subsys_state *);
 	int (*css_online)(struct cgroup_subsys_state *);
 	void (*css_offline)(struct cgroup_subsys_state *);
 	void (*css_released)(struct cgroup_subsys_state *);
@@ -8192,8 +8080,8 @@ struct cftype {
 	u64 (*read_u64)(struct cgroup_subsys_state *, struct cftype *);
 	s64 (*read_s64)(struct cgroup_subsys_state *, struct cftype *);
 	int (*seq_show)(struct seq_file *, void *);
-	void * (*seq_start)(struct seq_file *, loff_t *);
-	void * (*seq_next)(struct seq_file *, void *, loff_t *);
+	void *(*seq_start)(struct seq_file *, loff_t *);
+	void *(*seq_next)(struct seq_file *, void *, loff_t *);
 	void (*seq_stop)(struct seq_file *, void *);
 	int (*write_u64)(struct cgroup_subsys_state *, struct cftype *, u64);
 	int (*write_s64)(struct cgroup_subsys_state *, struct cftype *, s64);
@@ -9064,11 +8952,13 @@ struct bpf_prog {
 	struct sock_fprog_kern *orig_prog;
 	union {
 		struct {
-			struct {} __empty_insns;
+			struct {
+			} __empty_insns;
 			struct sock_filter insns[0];
 		};
 		struct {
-			struct {} __empty_insnsi;
+			struct {
+			} __empty_insnsi;
 			struct bpf_insn insnsi[0];
 		};
 	};
@@ -9094,9 +8984,9 @@ enum btf_field_type {
 	BPF_TASK_WORK = 8192,
 };
 
-typedef void (*btf_dtor_kfunc_t)(void *);
-
 struct btf;
+
+typedef void (*btf_dtor_kfunc_t)(void *);
 
 struct btf_field_kptr {
 	struct btf *btf;
@@ -9199,13 +9089,13 @@ struct bpf_iter_aux_info;
 
 typedef int (*bpf_iter_init_seq_priv_t)(void *, struct bpf_iter_aux_info *);
 
+struct bpf_map;
+
 enum bpf_iter_task_type {
 	BPF_TASK_ITER_ALL = 0,
 	BPF_TASK_ITER_TID = 1,
 	BPF_TASK_ITER_TGID = 2,
 };
-
-struct bpf_map;
 
 struct bpf_iter_aux_info {
 	struct bpf_map *map;
@@ -9236,26 +9126,26 @@ struct bpf_func_state;
 
 struct bpf_map_ops {
 	int (*map_alloc_check)(union bpf_attr *);
-	struct bpf_map * (*map_alloc)(union bpf_attr *);
+	struct bpf_map *(*map_alloc)(union bpf_attr *);
 	void (*map_release)(struct bpf_map *, struct file *);
 	void (*map_free)(struct bpf_map *);
 	int (*map_get_next_key)(struct bpf_map *, void *, void *);
 	void (*map_release_uref)(struct bpf_map *);
-	void * (*map_lookup_elem_sys_only)(struct bpf_map *, void *);
+	void *(*map_lookup_elem_sys_only)(struct bpf_map *, void *);
 	int (*map_lookup_batch)(struct bpf_map *, const union bpf_attr *, union bpf_attr *);
 	int (*map_lookup_and_delete_elem)(struct bpf_map *, void *, void *, u64);
 	int (*map_lookup_and_delete_batch)(struct bpf_map *, const union bpf_attr *, union bpf_attr *);
 	int (*map_update_batch)(struct bpf_map *, struct file *, const union bpf_attr *, union bpf_attr *);
 	int (*map_delete_batch)(struct bpf_map *, const union bpf_attr *, union bpf_attr *);
-	void * (*map_lookup_elem)(struct bpf_map *, void *);
+	void *(*map_lookup_elem)(struct bpf_map *, void *);
 	long int (*map_update_elem)(struct bpf_map *, void *, void *, u64);
 	long int (*map_delete_elem)(struct bpf_map *, void *);
 	long int (*map_push_elem)(struct bpf_map *, void *, u64);
 	long int (*map_pop_elem)(struct bpf_map *, void *);
 	long int (*map_peek_elem)(struct bpf_map *, void *);
-	void * (*map_lookup_percpu_elem)(struct bpf_map *, void *, u32);
+	void *(*map_lookup_percpu_elem)(struct bpf_map *, void *, u32);
 	int (*map_get_hash)(struct bpf_map *, u32, void *);
-	void * (*map_fd_get_ptr)(struct bpf_map *, struct file *, int);
+	void *(*map_fd_get_ptr)(struct bpf_map *, struct file *, int);
 	void (*map_fd_put_ptr)(struct bpf_map *, void *, bool);
 	int (*map_gen_lookup)(struct bpf_map *, struct bpf_insn *);
 	u32 (*map_fd_sys_lookup_elem)(void *);
@@ -9271,7 +9161,7 @@ struct bpf_map_ops {
 	long unsigned int (*map_get_unmapped_area)(struct file *, long unsigned int, long unsigned int, long unsigned int, long unsigned int);
 	int (*map_local_storage_charge)(struct bpf_local_storage_map *, void *, u32);
 	void (*map_local_storage_uncharge)(struct bpf_local_storage_map *, void *, u32);
-	struct bpf_local_storage ** (*map_owner_storage_ptr)(void *);
+	struct bpf_local_storage **(*map_owner_storage_ptr)(void *);
 	long int (*map_redirect)(struct bpf_map *, u64, u64);
 	bool (*map_meta_equal)(const struct bpf_map *, const struct bpf_map *);
 	int (*map_set_for_each_callback_args)(struct bpf_verifier_env *, struct bpf_func_state *, struct bpf_func_state *);
@@ -9325,70 +9215,6 @@ struct bpf_map {
 	char *excl_prog_sha;
 };
 
-struct btf_header {
-	__u16 magic;
-	__u8 version;
-	__u8 flags;
-	__u32 hdr_len;
-	__u32 type_off;
-	__u32 type_len;
-	__u32 str_off;
-	__u32 str_len;
-};
-
-struct btf_kfunc_set_tab;
-
-struct btf_id_dtor_kfunc_tab;
-
-struct btf_struct_metas;
-
-struct btf_struct_ops_tab;
-
-struct btf {
-	void *data;
-	u8 init_private;
-	struct btf_type **types;
-	u32 *resolved_ids;
-	u32 *resolved_sizes;
-	const char *strings;
-	void *nohdr_data;
-	struct btf_header hdr;
-	u32 nr_types;
-	u32 types_size;
-	u32 data_size;
-	refcount_t refcnt;
-	u32 id;
-	struct callback_head rcu;
-	struct btf_kfunc_set_tab *kfunc_set_tab;
-	struct btf_id_dtor_kfunc_tab *dtor_kfunc_tab;
-	struct btf_struct_metas *struct_meta_tab;
-	struct btf_struct_ops_tab *struct_ops_tab;
-	struct btf *base_btf;
-	u32 start_id;
-	u32 start_str_off;
-	char name[56];
-	bool kernel_btf;
-	__u32 *base_id_map;
-};
-
-struct bpf_ksym {
-	long unsigned int start;
-	long unsigned int end;
-	char name[512];
-	struct list_head lnode;
-	struct latch_tree_node tnode;
-	bool prog;
-	u8 init_private;
-};
-
-struct bpf_stream {
-	atomic_t capacity;
-	struct llist_head log;
-	struct mutex lock;
-	struct llist_node *backlog_head;
-	struct llist_node *backlog_tail;
-};
-
 struct bpf_ctx_arg_aux;
 
 struct bpf_trampoline;
@@ -9401,6 +9227,16 @@ struct bpf_kfunc_desc_tab;
 
 struct bpf_kfunc_btf_tab;
 
+struct bpf_ksym {
+	long unsigned int start;
+	long unsigned int end;
+	char name[512];
+	struct list_head lnode;
+	struct latch_tree_node tnode;
+	bool prog;
+	u8 init_private;
+};
+
 struct bpf_prog_ops;
 
 struct bpf_struct_ops;
@@ -9412,6 +9248,14 @@ struct bpf_token;
 struct bpf_prog_offload;
 
 struct bpf_func_info_aux;
+
+struct bpf_stream {
+	atomic_t capacity;
+	struct llist_head log;
+	struct mutex lock;
+	struct llist_node *backlog_head;
+	struct llist_node *backlog_tail;
+};
 
 struct bpf_prog_aux {
 	atomic64_t refcnt;
@@ -9672,88 +9516,13 @@ struct bpf_prog_ops {
 struct bpf_reg_state;
 
 struct bpf_verifier_ops {
-	const struct bpf_func_proto * (*get_func_proto)(enum bpf_func_id, const struct bpf_prog *);
+	const struct bpf_func_proto *(*get_func_proto)(enum bpf_func_id, const struct bpf_prog *);
 	bool (*is_valid_access)(int, int, enum bpf_access_type, const struct bpf_prog *, struct bpf_insn_access_aux *);
 	int (*gen_prologue)(struct bpf_insn *, bool, const struct bpf_prog *);
 	int (*gen_epilogue)(struct bpf_insn *, const struct bpf_prog *, s16);
 	int (*gen_ld_abs)(const struct bpf_insn *, struct bpf_insn *);
 	u32 (*convert_ctx_access)(enum bpf_access_type, const struct bpf_insn *, struct bpf_insn *, struct bpf_prog *, u32 *);
 	int (*btf_struct_access)(struct bpf_verifier_log *, const struct bpf_reg_state *, int, int);
-};
-
-enum bpf_dynptr_type {
-	BPF_DYNPTR_TYPE_INVALID = 0,
-	BPF_DYNPTR_TYPE_LOCAL = 1,
-	BPF_DYNPTR_TYPE_RINGBUF = 2,
-	BPF_DYNPTR_TYPE_SKB = 3,
-	BPF_DYNPTR_TYPE_XDP = 4,
-	BPF_DYNPTR_TYPE_SKB_META = 5,
-};
-
-enum bpf_iter_state {
-	BPF_ITER_STATE_INVALID = 0,
-	BPF_ITER_STATE_ACTIVE = 1,
-	BPF_ITER_STATE_DRAINED = 2,
-};
-
-struct tnum {
-	u64 value;
-	u64 mask;
-};
-
-struct bpf_reg_state {
-	enum bpf_reg_type type;
-	s32 off;
-	union {
-		int range;
-		struct {
-			struct bpf_map *map_ptr;
-			u32 map_uid;
-		};
-		struct {
-			struct btf *btf;
-			u32 btf_id;
-		};
-		struct {
-			u32 mem_size;
-			u32 dynptr_id;
-		};
-		struct {
-			enum bpf_dynptr_type type;
-			bool first_slot;
-		} dynptr;
-		struct {
-			struct btf *btf;
-			u32 btf_id;
-			enum bpf_iter_state state: 2;
-			int depth: 30;
-		} iter;
-		struct {
-			enum {
-				IRQ_NATIVE_KFUNC = 0,
-				IRQ_LOCK_KFUNC = 1,
-			} kfunc_class;
-		} irq;
-		struct {
-			long unsigned int raw1;
-			long unsigned int raw2;
-		} raw;
-		u32 subprogno;
-	};
-	struct tnum var_off;
-	s64 smin_value;
-	s64 smax_value;
-	u64 umin_value;
-	u64 umax_value;
-	s32 s32_min_value;
-	s32 s32_max_value;
-	u32 u32_min_value;
-	u32 u32_max_value;
-	u32 id;
-	u32 ref_obj_id;
-	u32 frameno;
-	s32 subreg_def;
-	bool precise;
 };
 
 struct bpf_offload_dev;
@@ -10139,7 +9908,7 @@ struct trace_event_class {
 	void *perf_probe;
 	int (*reg)(struct trace_event_call *, enum trace_reg, void *);
 	struct trace_event_fields *fields_array;
-	struct list_head * (*get_fields)(struct trace_event_call *);
+	struct list_head *(*get_fields)(struct trace_event_call *);
 	struct list_head fields;
 	int (*raw_init)(struct trace_event_call *);
 };
@@ -10227,27 +9996,27 @@ struct fwnode_reference_args;
 struct fwnode_endpoint;
 
 struct fwnode_operations {
-	struct fwnode_handle * (*get)(struct fwnode_handle *);
+	struct fwnode_handle *(*get)(struct fwnode_handle *);
 	void (*put)(struct fwnode_handle *);
 	bool (*device_is_available)(const struct fwnode_handle *);
-	const void * (*device_get_match_data)(const struct fwnode_handle *, const struct device *);
+	const void *(*device_get_match_data)(const struct fwnode_handle *, const struct device *);
 	bool (*device_dma_supported)(const struct fwnode_handle *);
 	enum dev_dma_attr (*device_get_dma_attr)(const struct fwnode_handle *);
 	bool (*property_present)(const struct fwnode_handle *, const char *);
 	bool (*property_read_bool)(const struct fwnode_handle *, const char *);
 	int (*property_read_int_array)(const struct fwnode_handle *, const char *, unsigned int, void *, size_t);
 	int (*property_read_string_array)(const struct fwnode_handle *, const char *, const char **, size_t);
-	const char * (*get_name)(const struct fwnode_handle *);
-	const char * (*get_name_prefix)(const struct fwnode_handle *);
-	struct fwnode_handle * (*get_parent)(const struct fwnode_handle *);
-	struct fwnode_handle * (*get_next_child_node)(const struct fwnode_handle *, struct fwnode_handle *);
-	struct fwnode_handle * (*get_named_child_node)(const struct fwnode_handle *, const char *);
+	const char *(*get_name)(const struct fwnode_handle *);
+	const char *(*get_name_prefix)(const struct fwnode_handle *);
+	struct fwnode_handle *(*get_parent)(const struct fwnode_handle *);
+	struct fwnode_handle *(*get_next_child_node)(const struct fwnode_handle *, struct fwnode_handle *);
+	struct fwnode_handle *(*get_named_child_node)(const struct fwnode_handle *, const char *);
 	int (*get_reference_args)(const struct fwnode_handle *, const char *, const char *, unsigned int, unsigned int, struct fwnode_reference_args *);
-	struct fwnode_handle * (*graph_get_next_endpoint)(const struct fwnode_handle *, struct fwnode_handle *);
-	struct fwnode_handle * (*graph_get_remote_endpoint)(const struct fwnode_handle *);
-	struct fwnode_handle * (*graph_get_port_parent)(struct fwnode_handle *);
+	struct fwnode_handle *(*graph_get_next_endpoint)(const struct fwnode_handle *, struct fwnode_handle *);
+	struct fwnode_handle *(*graph_get_remote_endpoint)(const struct fwnode_handle *);
+	struct fwnode_handle *(*graph_get_port_parent)(struct fwnode_handle *);
 	int (*graph_parse_endpoint)(const struct fwnode_handle *, struct fwnode_endpoint *);
-	void * (*iomap)(struct fwnode_handle *, int);
+	void *(*iomap)(struct fwnode_handle *, int);
 	int (*irq_get)(const struct fwnode_handle *, unsigned int);
 	int (*add_links)(struct fwnode_handle *);
 };
@@ -10340,6 +10109,8 @@ struct blk_zone {
 	__u8 reserved[24];
 };
 
+struct hd_geometry;
+
 typedef int (*report_zones_cb)(struct blk_zone *, unsigned int, void *);
 
 enum blk_unique_id {
@@ -10347,8 +10118,6 @@ enum blk_unique_id {
 	BLK_UID_EUI64 = 2,
 	BLK_UID_NAA = 3,
 };
-
-struct hd_geometry;
 
 struct pr_ops;
 
@@ -10366,7 +10135,7 @@ struct block_device_operations {
 	void (*free_disk)(struct gendisk *);
 	void (*swap_slot_free_notify)(struct block_device *, long unsigned int);
 	int (*report_zones)(struct gendisk *, sector_t, unsigned int, report_zones_cb, void *);
-	char * (*devnode)(struct gendisk *, umode_t *);
+	char *(*devnode)(struct gendisk *, umode_t *);
 	int (*get_unique_id)(struct gendisk *, u8 *, enum blk_unique_id);
 	struct module *owner;
 	const struct pr_ops *pr_ops;
@@ -10386,69 +10155,16 @@ struct blk_independent_access_ranges {
 	struct blk_independent_access_range ia_range[0];
 };
 
-enum blk_eh_timer_return {
-	BLK_EH_DONE = 0,
-	BLK_EH_RESET_TIMER = 1,
-};
-
-struct blk_mq_hw_ctx;
-
-struct blk_mq_queue_data;
-
-struct blk_mq_ops {
-	blk_status_t (*queue_rq)(struct blk_mq_hw_ctx *, const struct blk_mq_queue_data *);
-	void (*commit_rqs)(struct blk_mq_hw_ctx *);
-	void (*queue_rqs)(struct rq_list *);
-	int (*get_budget)(struct request_queue *);
-	void (*put_budget)(struct request_queue *, int);
-	void (*set_rq_budget_token)(struct request *, int);
-	int (*get_rq_budget_token)(struct request *);
-	enum blk_eh_timer_return (*timeout)(struct request *);
-	int (*poll)(struct blk_mq_hw_ctx *, struct io_comp_batch *);
-	void (*complete)(struct request *);
-	int (*init_hctx)(struct blk_mq_hw_ctx *, void *, unsigned int);
-	void (*exit_hctx)(struct blk_mq_hw_ctx *, unsigned int);
-	int (*init_request)(struct blk_mq_tag_set *, struct request *, unsigned int, unsigned int);
-	void (*exit_request)(struct blk_mq_tag_set *, struct request *, unsigned int);
-	void (*cleanup_rq)(struct request *);
-	bool (*busy)(struct request_queue *);
-	void (*map_queues)(struct blk_mq_tag_set *);
-	void (*show_rq)(struct seq_file *, struct request *);
-};
-
-enum pr_type {
-	PR_WRITE_EXCLUSIVE = 1,
-	PR_EXCLUSIVE_ACCESS = 2,
-	PR_WRITE_EXCLUSIVE_REG_ONLY = 3,
-	PR_EXCLUSIVE_ACCESS_REG_ONLY = 4,
-	PR_WRITE_EXCLUSIVE_ALL_REGS = 5,
-	PR_EXCLUSIVE_ACCESS_ALL_REGS = 6,
-};
-
-struct pr_keys;
-
-struct pr_held_reservation;
-
-struct pr_ops {
-	int (*pr_register)(struct block_device *, u64, u64, u32);
-	int (*pr_reserve)(struct block_device *, u64, enum pr_type, u32);
-	int (*pr_release)(struct block_device *, u64, enum pr_type);
-	int (*pr_preempt)(struct block_device *, u64, u64, enum pr_type, bool);
-	int (*pr_clear)(struct block_device *, u64);
-	int (*pr_read_keys)(struct block_device *, struct pr_keys *);
-	int (*pr_read_reservation)(struct block_device *, struct pr_held_reservation *);
-};
-
 enum init_ns_ino {
-	IPC_NS_INIT_INO = 4026531839,
-	UTS_NS_INIT_INO = 4026531838,
-	USER_NS_INIT_INO = 4026531837,
-	PID_NS_INIT_INO = 4026531836,
-	CGROUP_NS_INIT_INO = 4026531835,
-	TIME_NS_INIT_INO = 4026531834,
-	NET_NS_INIT_INO = 4026531833,
-	MNT_NS_INIT_INO = 4026531832,
-	MNT_NS_ANON_INO = 4026531831,
+	IPC_NS_INIT_INO = 4026531839ULL,
+	UTS_NS_INIT_INO = 4026531838ULL,
+	USER_NS_INIT_INO = 4026531837ULL,
+	PID_NS_INIT_INO = 4026531836ULL,
+	CGROUP_NS_INIT_INO = 4026531835ULL,
+	TIME_NS_INIT_INO = 4026531834ULL,
+	NET_NS_INIT_INO = 4026531833ULL,
+	MNT_NS_INIT_INO = 4026531832ULL,
+	MNT_NS_ANON_INO = 4026531831ULL,
 };
 
 struct in6_addr {
@@ -10826,6 +10542,7 @@ struct fqdir {
 	struct inet_frags *f;
 	struct net *net;
 	bool dead;
+	long: 56;
 	long: 64;
 	long: 64;
 	struct rhashtable rhashtable;
@@ -10896,83 +10613,6 @@ struct inet_frag_queue {
 	struct callback_head rcu;
 };
 
-enum tcp_ca_event {
-	CA_EVENT_TX_START = 0,
-	CA_EVENT_CWND_RESTART = 1,
-	CA_EVENT_COMPLETE_CWR = 2,
-	CA_EVENT_LOSS = 3,
-	CA_EVENT_ECN_NO_CE = 4,
-	CA_EVENT_ECN_IS_CE = 5,
-};
-
-struct ack_sample;
-
-struct rate_sample;
-
-union tcp_cc_info;
-
-struct tcp_congestion_ops {
-	u32 (*ssthresh)(struct sock *);
-	void (*cong_avoid)(struct sock *, u32, u32);
-	void (*set_state)(struct sock *, u8);
-	void (*cwnd_event)(struct sock *, enum tcp_ca_event);
-	void (*in_ack_event)(struct sock *, u32);
-	void (*pkts_acked)(struct sock *, const struct ack_sample *);
-	u32 (*min_tso_segs)(struct sock *);
-	void (*cong_control)(struct sock *, u32, int, const struct rate_sample *);
-	u32 (*undo_cwnd)(struct sock *);
-	u32 (*sndbuf_expand)(struct sock *);
-	size_t (*get_info)(struct sock *, u32, int *, union tcp_cc_info *);
-	char name[16];
-	struct module *owner;
-	struct list_head list;
-	u32 key;
-	u32 flags;
-	void (*init)(struct sock *);
-	void (*release)(struct sock *);
-	long: 64;
-	long: 64;
-	long: 64;
-	long: 64;
-	long: 64;
-};
-
-typedef struct {} netdevice_tracker;
-
-struct xfrm_state;
-
-struct uncached_list;
-
-struct lwtunnel_state;
-
-struct dst_entry {
-	union {
-		struct net_device *dev;
-		struct net_device *dev_rcu;
-	};
-	struct dst_ops *ops;
-	long unsigned int _metrics;
-	long unsigned int expires;
-	struct xfrm_state *xfrm;
-	int (*input)(struct sk_buff *);
-	int (*output)(struct net *, struct sock *, struct sk_buff *);
-	short unsigned int flags;
-	short int obsolete;
-	short unsigned int header_len;
-	short unsigned int trailer_len;
-	rcuref_t __rcuref;
-	int __use;
-	long unsigned int lastuse;
-	struct callback_head callback_head;
-	short int error;
-	short int __pad;
-	__u32 tclassid;
-	netdevice_tracker dev_tracker;
-	struct list_head rt_uncached;
-	struct uncached_list *rt_uncached_list;
-	struct lwtunnel_state *lwtstate;
-};
-
 enum nf_inet_hooks {
 	NF_INET_PRE_ROUTING = 0,
 	NF_INET_LOCAL_IN = 1,
@@ -10992,25 +10632,6 @@ enum {
 	NFPROTO_BRIDGE = 7,
 	NFPROTO_IPV6 = 10,
 	NFPROTO_NUMPROTO = 11,
-};
-
-enum nf_log_type {
-	NF_LOG_TYPE_LOG = 0,
-	NF_LOG_TYPE_ULOG = 1,
-	NF_LOG_TYPE_MAX = 2,
-};
-
-typedef u8 u_int8_t;
-
-struct nf_loginfo;
-
-typedef void nf_logfn(struct net *, u_int8_t, unsigned int, const struct sk_buff *, const struct net_device *, const struct net_device *, const struct nf_loginfo *, const char *);
-
-struct nf_logger {
-	char *name;
-	enum nf_log_type type;
-	nf_logfn *logfn;
-	struct module *me;
 };
 
 enum tcp_conntrack {
@@ -11179,9 +10800,11 @@ struct trace_event_data_offsets_initcall_level {
 	const void *level_ptr_;
 };
 
-struct trace_event_data_offsets_initcall_start {};
+struct trace_event_data_offsets_initcall_start {
+};
 
-struct trace_event_data_offsets_initcall_finish {};
+struct trace_event_data_offsets_initcall_finish {
+};
 
 typedef void (*btf_trace_initcall_level)(void *, const char *);
 
@@ -11549,7 +11172,8 @@ struct sockaddr {
 	union {
 		char sa_data_min[14];
 		struct {
-			struct {} __empty_sa_data;
+			struct {
+			} __empty_sa_data;
 			char sa_data[0];
 		};
 	};
@@ -11679,6 +11303,14 @@ struct ifreq {
 	} ifr_ifru;
 };
 
+struct tty_driver;
+
+struct tty_port;
+
+struct tty_operations;
+
+struct tty_ldisc;
+
 struct ld_semaphore {
 	atomic_long_t count;
 	raw_spinlock_t wait_lock;
@@ -11710,14 +11342,6 @@ struct winsize {
 	short unsigned int ws_xpixel;
 	short unsigned int ws_ypixel;
 };
-
-struct tty_driver;
-
-struct tty_port;
-
-struct tty_operations;
-
-struct tty_ldisc;
 
 struct tty_struct {
 	struct kref kref;
@@ -11809,11 +11433,11 @@ typedef __u64 __addrpair;
 
 typedef __u32 __portpair;
 
+struct proto;
+
 typedef struct {
 	struct net *net;
 } possible_net_t;
-
-struct proto;
 
 struct sock_common {
 	union {
@@ -11893,6 +11517,14 @@ struct sk_buff_head {
 	spinlock_t lock;
 };
 
+struct sk_filter;
+
+struct socket_wq;
+
+struct socket;
+
+struct xfrm_policy;
+
 typedef struct {
 	spinlock_t slock;
 	int owned;
@@ -11907,19 +11539,12 @@ struct sock_cgroup_data {
 	u16 prioidx;
 };
 
-typedef struct {} netns_tracker;
-
-struct sk_filter;
-
-struct socket_wq;
-
-struct socket;
-
-struct xfrm_policy;
-
 struct sock_reuseport;
 
 struct numa_drop_counters;
+
+typedef struct {
+} netns_tracker;
 
 struct sock {
 	struct sock_common __sk_common;
@@ -12078,7 +11703,7 @@ struct serial_icounter_struct;
 struct serial_struct;
 
 struct tty_operations {
-	struct tty_struct * (*lookup)(struct tty_driver *, struct file *, int);
+	struct tty_struct *(*lookup)(struct tty_driver *, struct file *, int);
 	int (*install)(struct tty_driver *, struct tty_struct *);
 	void (*remove)(struct tty_driver *, struct tty_struct *);
 	int (*open)(struct tty_struct *, struct file *);
@@ -12138,6 +11763,8 @@ struct tty_driver {
 	struct list_head tty_drivers;
 };
 
+struct tty_buffer;
+
 struct tty_buffer {
 	union {
 		struct tty_buffer *next;
@@ -12149,7 +11776,7 @@ struct tty_buffer {
 	unsigned int lookahead;
 	unsigned int read;
 	bool flags;
-	long: 0;
+	long: 24;
 	u8 data[0];
 };
 
@@ -12165,6 +11792,10 @@ struct tty_bufhead {
 	struct tty_buffer *tail;
 };
 
+struct tty_port_operations;
+
+struct tty_port_client_operations;
+
 struct __kfifo {
 	unsigned int in;
 	unsigned int out;
@@ -12172,10 +11803,6 @@ struct __kfifo {
 	unsigned int esize;
 	void *data;
 };
-
-struct tty_port_operations;
-
-struct tty_port_client_operations;
 
 struct tty_port {
 	struct tty_bufhead buf;
@@ -12296,10 +11923,30 @@ struct bpf_offloaded_map {
 	struct list_head offloads;
 };
 
+struct net_device_ops;
+
+struct header_ops;
+
+struct netdev_queue;
+
 struct netdev_tc_txq {
 	u16 count;
 	u16 offset;
 };
+
+struct xps_dev_maps;
+
+struct bpf_mprog_entry;
+
+struct pcpu_lstats;
+
+struct pcpu_sw_netstats;
+
+struct pcpu_dstats;
+
+struct inet6_dev;
+
+struct netdev_rx_queue;
 
 enum rx_handler_result {
 	RX_HANDLER_CONSUMED = 0,
@@ -12312,7 +11959,15 @@ typedef enum rx_handler_result rx_handler_result_t;
 
 typedef rx_handler_result_t rx_handler_func_t(struct sk_buff **);
 
+struct netdev_name_node;
+
+struct dev_ifalias;
+
 typedef u32 xdp_features_t;
+
+struct xdp_metadata_ops;
+
+struct xsk_tx_metadata_ops;
 
 struct net_device_stats {
 	union {
@@ -12409,11 +12064,27 @@ struct net_device_stats {
 	};
 };
 
+struct net_device_core_stats;
+
+struct ethtool_ops;
+
+struct l3mdev_ops;
+
+struct ndisc_ops;
+
 struct netdev_hw_addr_list {
 	struct list_head list;
 	int count;
 	struct rb_root tree;
 };
+
+struct in_device;
+
+struct cpu_rmap;
+
+struct Qdisc;
+
+struct xdp_dev_bulk_queue;
 
 enum netdev_ml_priv_type {
 	ML_PRIV_NONE = 0,
@@ -12426,59 +12097,6 @@ enum netdev_stat_type {
 	NETDEV_PCPU_STAT_TSTATS = 2,
 	NETDEV_PCPU_STAT_DSTATS = 3,
 };
-
-struct sfp_bus;
-
-struct bpf_xdp_link;
-
-struct bpf_xdp_entity {
-	struct bpf_prog *prog;
-	struct bpf_xdp_link *link;
-};
-
-struct net_device_ops;
-
-struct header_ops;
-
-struct netdev_queue;
-
-struct xps_dev_maps;
-
-struct bpf_mprog_entry;
-
-struct pcpu_lstats;
-
-struct pcpu_sw_netstats;
-
-struct pcpu_dstats;
-
-struct inet6_dev;
-
-struct netdev_rx_queue;
-
-struct netdev_name_node;
-
-struct dev_ifalias;
-
-struct xdp_metadata_ops;
-
-struct xsk_tx_metadata_ops;
-
-struct net_device_core_stats;
-
-struct ethtool_ops;
-
-struct l3mdev_ops;
-
-struct ndisc_ops;
-
-struct in_device;
-
-struct cpu_rmap;
-
-struct Qdisc;
-
-struct xdp_dev_bulk_queue;
 
 struct rtnl_link_ops;
 
@@ -12494,6 +12112,8 @@ struct phy_link_topology;
 
 struct phy_device;
 
+struct sfp_bus;
+
 struct udp_tunnel_nic_info;
 
 struct udp_tunnel_nic;
@@ -12501,6 +12121,16 @@ struct udp_tunnel_nic;
 struct netdev_config;
 
 struct ethtool_netdev_state;
+
+struct bpf_xdp_link;
+
+struct bpf_xdp_entity {
+	struct bpf_prog *prog;
+	struct bpf_xdp_link *link;
+};
+
+typedef struct {
+} netdevice_tracker;
 
 struct rtnl_hw_stats64;
 
@@ -12834,15 +12464,49 @@ struct fib_notifier_ops {
 	struct callback_head rcu;
 };
 
-struct hh_cache {
-	unsigned int hh_len;
-	seqlock_t hh_lock;
-	long unsigned int hh_data[4];
+struct xfrm_state;
+
+struct uncached_list;
+
+struct lwtunnel_state;
+
+struct dst_entry {
+	union {
+		struct net_device *dev;
+		struct net_device *dev_rcu;
+	};
+	struct dst_ops *ops;
+	long unsigned int _metrics;
+	long unsigned int expires;
+	struct xfrm_state *xfrm;
+	int (*input)(struct sk_buff *);
+	int (*output)(struct net *, struct sock *, struct sk_buff *);
+	short unsigned int flags;
+	short int obsolete;
+	short unsigned int header_len;
+	short unsigned int trailer_len;
+	rcuref_t __rcuref;
+	int __use;
+	long unsigned int lastuse;
+	struct callback_head callback_head;
+	short int error;
+	short int __pad;
+	__u32 tclassid;
+	netdevice_tracker dev_tracker;
+	struct list_head rt_uncached;
+	struct uncached_list *rt_uncached_list;
+	struct lwtunnel_state *lwtstate;
 };
 
 struct neigh_table;
 
 struct neigh_parms;
+
+struct hh_cache {
+	unsigned int hh_len;
+	seqlock_t hh_lock;
+	long unsigned int hh_data[4];
+};
 
 struct neigh_ops;
 
@@ -12866,7 +12530,7 @@ struct neighbour {
 	u8 protocol;
 	u32 flags;
 	seqlock_t ha_lock;
-	long: 0;
+	long: 32;
 	unsigned char ha[32];
 	struct hh_cache hh;
 	int (*output)(struct neighbour *, struct sk_buff *);
@@ -13160,6 +12824,8 @@ struct socket {
 	struct socket_wq wq;
 };
 
+struct proto_accept_arg;
+
 typedef struct {
 	size_t written;
 	size_t count;
@@ -13173,8 +12839,6 @@ typedef struct {
 typedef int (*sk_read_actor_t)(read_descriptor_t *, struct sk_buff *, unsigned int, size_t);
 
 typedef int (*skb_read_actor_t)(struct sock *, struct sk_buff *);
-
-struct proto_accept_arg;
 
 struct proto_ops {
 	int family;
@@ -13456,6 +13120,7 @@ struct netdev_queue {
 	long unsigned int state;
 	struct napi_struct *napi;
 	int numa_node;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -13619,7 +13284,7 @@ struct net_device_ops {
 	void (*ndo_get_stats64)(struct net_device *, struct rtnl_link_stats64 *);
 	bool (*ndo_has_offload_stats)(const struct net_device *, int);
 	int (*ndo_get_offload_stats)(int, const struct net_device *, void *);
-	struct net_device_stats * (*ndo_get_stats)(struct net_device *);
+	struct net_device_stats *(*ndo_get_stats)(struct net_device *);
 	int (*ndo_vlan_rx_add_vid)(struct net_device *, __be16, u16);
 	int (*ndo_vlan_rx_kill_vid)(struct net_device *, __be16, u16);
 	int (*ndo_set_vf_mac)(struct net_device *, int, u8 *);
@@ -13639,8 +13304,8 @@ struct net_device_ops {
 	int (*ndo_rx_flow_steer)(struct net_device *, const struct sk_buff *, u16, u32);
 	int (*ndo_add_slave)(struct net_device *, struct net_device *, struct netlink_ext_ack *);
 	int (*ndo_del_slave)(struct net_device *, struct net_device *);
-	struct net_device * (*ndo_get_xmit_slave)(struct net_device *, struct sk_buff *, bool);
-	struct net_device * (*ndo_sk_get_lower_dev)(struct net_device *, struct sock *);
+	struct net_device *(*ndo_get_xmit_slave)(struct net_device *, struct sk_buff *, bool);
+	struct net_device *(*ndo_sk_get_lower_dev)(struct net_device *, struct sock *);
 	netdev_features_t (*ndo_fix_features)(struct net_device *, netdev_features_t);
 	int (*ndo_set_features)(struct net_device *, netdev_features_t);
 	int (*ndo_neigh_construct)(struct net_device *, struct neighbour *);
@@ -13662,7 +13327,7 @@ struct net_device_ops {
 	int (*ndo_get_phys_port_id)(struct net_device *, struct netdev_phys_item_id *);
 	int (*ndo_get_port_parent_id)(struct net_device *, struct netdev_phys_item_id *);
 	int (*ndo_get_phys_port_name)(struct net_device *, char *, size_t);
-	void * (*ndo_dfwd_add_station)(struct net_device *, struct net_device *);
+	void *(*ndo_dfwd_add_station)(struct net_device *, struct net_device *);
 	void (*ndo_dfwd_del_station)(struct net_device *, void *);
 	int (*ndo_set_tx_maxrate)(struct net_device *, int, u32);
 	int (*ndo_get_iflink)(const struct net_device *);
@@ -13670,10 +13335,10 @@ struct net_device_ops {
 	void (*ndo_set_rx_headroom)(struct net_device *, int);
 	int (*ndo_bpf)(struct net_device *, struct netdev_bpf *);
 	int (*ndo_xdp_xmit)(struct net_device *, int, struct xdp_frame **, u32);
-	struct net_device * (*ndo_xdp_get_xmit_slave)(struct net_device *, struct xdp_buff *);
+	struct net_device *(*ndo_xdp_get_xmit_slave)(struct net_device *, struct xdp_buff *);
 	int (*ndo_xsk_wakeup)(struct net_device *, u32, u32);
 	int (*ndo_tunnel_ctl)(struct net_device *, struct ip_tunnel_parm_kern *, int);
-	struct net_device * (*ndo_get_peer_dev)(struct net_device *);
+	struct net_device *(*ndo_get_peer_dev)(struct net_device *);
 	int (*ndo_fill_forward_path)(struct net_device_path_ctx *, struct net_device_path *);
 	ktime_t (*ndo_get_tstamp)(struct net_device *, const struct skb_shared_hwtstamps *, bool);
 	int (*ndo_hwtstamp_get)(struct net_device *, struct kernel_hwtstamp_config *);
@@ -13744,16 +13409,16 @@ struct pcpu_dstats {
 	long: 64;
 };
 
+struct ifmcaddr6;
+
+struct ifacaddr6;
+
 struct ipv6_devstat {
 	struct proc_dir_entry *proc_dir_entry;
 	struct ipstats_mib *ipv6;
 	struct icmpv6_mib_device *icmpv6dev;
 	struct icmpv6msg_mib_device *icmpv6msgdev;
 };
-
-struct ifmcaddr6;
-
-struct ifacaddr6;
 
 struct inet6_dev {
 	struct net_device *dev;
@@ -13798,252 +13463,11 @@ struct inet6_dev {
 	unsigned int ra_mtu;
 };
 
-enum xdp_rss_hash_type {
-	XDP_RSS_L3_IPV4 = 1,
-	XDP_RSS_L3_IPV6 = 2,
-	XDP_RSS_L3_DYNHDR = 4,
-	XDP_RSS_L4 = 8,
-	XDP_RSS_L4_TCP = 16,
-	XDP_RSS_L4_UDP = 32,
-	XDP_RSS_L4_SCTP = 64,
-	XDP_RSS_L4_IPSEC = 128,
-	XDP_RSS_L4_ICMP = 256,
-	XDP_RSS_TYPE_NONE = 0,
-	XDP_RSS_TYPE_L2 = 0,
-	XDP_RSS_TYPE_L3_IPV4 = 1,
-	XDP_RSS_TYPE_L3_IPV6 = 2,
-	XDP_RSS_TYPE_L3_IPV4_OPT = 5,
-	XDP_RSS_TYPE_L3_IPV6_EX = 6,
-	XDP_RSS_TYPE_L4_ANY = 8,
-	XDP_RSS_TYPE_L4_IPV4_TCP = 25,
-	XDP_RSS_TYPE_L4_IPV4_UDP = 41,
-	XDP_RSS_TYPE_L4_IPV4_SCTP = 73,
-	XDP_RSS_TYPE_L4_IPV4_IPSEC = 137,
-	XDP_RSS_TYPE_L4_IPV4_ICMP = 265,
-	XDP_RSS_TYPE_L4_IPV6_TCP = 26,
-	XDP_RSS_TYPE_L4_IPV6_UDP = 42,
-	XDP_RSS_TYPE_L4_IPV6_SCTP = 74,
-	XDP_RSS_TYPE_L4_IPV6_IPSEC = 138,
-	XDP_RSS_TYPE_L4_IPV6_ICMP = 266,
-	XDP_RSS_TYPE_L4_IPV6_TCP_EX = 30,
-	XDP_RSS_TYPE_L4_IPV6_UDP_EX = 46,
-	XDP_RSS_TYPE_L4_IPV6_SCTP_EX = 78,
-};
-
-struct xdp_md;
-
-struct xdp_metadata_ops {
-	int (*xmo_rx_timestamp)(const struct xdp_md *, u64 *);
-	int (*xmo_rx_hash)(const struct xdp_md *, u32 *, enum xdp_rss_hash_type *);
-	int (*xmo_rx_vlan_tag)(const struct xdp_md *, __be16 *, u16 *);
-};
-
-struct xsk_tx_metadata_ops {
-	void (*tmo_request_timestamp)(void *);
-	u64 (*tmo_fill_timestamp)(void *);
-	void (*tmo_request_checksum)(u16, u16, void *);
-	void (*tmo_request_launch_time)(u64, void *);
-};
-
-enum ethtool_phys_id_state {
-	ETHTOOL_ID_INACTIVE = 0,
-	ETHTOOL_ID_ACTIVE = 1,
-	ETHTOOL_ID_ON = 2,
-	ETHTOOL_ID_OFF = 3,
-};
-
-struct ethtool_drvinfo;
-
-struct ethtool_regs;
-
-struct ethtool_wolinfo;
-
-struct ethtool_link_ext_state_info;
-
-struct ethtool_link_ext_stats;
-
-struct ethtool_eeprom;
-
-struct ethtool_coalesce;
-
-struct kernel_ethtool_coalesce;
-
-struct ethtool_ringparam;
-
-struct kernel_ethtool_ringparam;
-
-struct ethtool_pause_stats;
-
-struct ethtool_pauseparam;
-
-struct ethtool_test;
-
-struct ethtool_stats;
-
-struct ethtool_rxnfc;
-
-struct ethtool_flash;
-
-struct ethtool_rxfh_param;
-
-struct ethtool_rxfh_fields;
-
-struct ethtool_rxfh_context;
-
-struct ethtool_channels;
-
-struct ethtool_dump;
-
-struct kernel_ethtool_ts_info;
-
-struct ethtool_ts_stats;
-
-struct ethtool_modinfo;
-
-struct ethtool_keee;
-
-struct ethtool_tunable;
-
-struct ethtool_link_ksettings;
-
-struct ethtool_fec_stats;
-
-struct ethtool_fec_hist;
-
-struct ethtool_fecparam;
-
-struct ethtool_module_eeprom;
-
-struct ethtool_eth_phy_stats;
-
-struct ethtool_eth_mac_stats;
-
-struct ethtool_eth_ctrl_stats;
-
-struct ethtool_rmon_stats;
-
-struct ethtool_rmon_hist_range;
-
-struct ethtool_module_power_mode_params;
-
-struct ethtool_mm_state;
-
-struct ethtool_mm_cfg;
-
-struct ethtool_mm_stats;
-
-struct ethtool_ops {
-	u32 supported_input_xfrm: 8;
-	u32 cap_link_lanes_supported: 1;
-	u32 rxfh_per_ctx_fields: 1;
-	u32 rxfh_per_ctx_key: 1;
-	u32 cap_rss_rxnfc_adds: 1;
-	u32 rxfh_indir_space;
-	u16 rxfh_key_space;
-	u16 rxfh_priv_size;
-	u32 rxfh_max_num_contexts;
-	u32 supported_coalesce_params;
-	u32 supported_ring_params;
-	u32 supported_hwtstamp_qualifiers;
-	void (*get_drvinfo)(struct net_device *, struct ethtool_drvinfo *);
-	int (*get_regs_len)(struct net_device *);
-	void (*get_regs)(struct net_device *, struct ethtool_regs *, void *);
-	void (*get_wol)(struct net_device *, struct ethtool_wolinfo *);
-	int (*set_wol)(struct net_device *, struct ethtool_wolinfo *);
-	u32 (*get_msglevel)(struct net_device *);
-	void (*set_msglevel)(struct net_device *, u32);
-	int (*nway_reset)(struct net_device *);
-	u32 (*get_link)(struct net_device *);
-	int (*get_link_ext_state)(struct net_device *, struct ethtool_link_ext_state_info *);
-	void (*get_link_ext_stats)(struct net_device *, struct ethtool_link_ext_stats *);
-	int (*get_eeprom_len)(struct net_device *);
-	int (*get_eeprom)(struct net_device *, struct ethtool_eeprom *, u8 *);
-	int (*set_eeprom)(struct net_device *, struct ethtool_eeprom *, u8 *);
-	int (*get_coalesce)(struct net_device *, struct ethtool_coalesce *, struct kernel_ethtool_coalesce *, struct netlink_ext_ack *);
-	int (*set_coalesce)(struct net_device *, struct ethtool_coalesce *, struct kernel_ethtool_coalesce *, struct netlink_ext_ack *);
-	void (*get_ringparam)(struct net_device *, struct ethtool_ringparam *, struct kernel_ethtool_ringparam *, struct netlink_ext_ack *);
-	int (*set_ringparam)(struct net_device *, struct ethtool_ringparam *, struct kernel_ethtool_ringparam *, struct netlink_ext_ack *);
-	void (*get_pause_stats)(struct net_device *, struct ethtool_pause_stats *);
-	void (*get_pauseparam)(struct net_device *, struct ethtool_pauseparam *);
-	int (*set_pauseparam)(struct net_device *, struct ethtool_pauseparam *);
-	void (*self_test)(struct net_device *, struct ethtool_test *, u64 *);
-	void (*get_strings)(struct net_device *, u32, u8 *);
-	int (*set_phys_id)(struct net_device *, enum ethtool_phys_id_state);
-	void (*get_ethtool_stats)(struct net_device *, struct ethtool_stats *, u64 *);
-	int (*begin)(struct net_device *);
-	void (*complete)(struct net_device *);
-	u32 (*get_priv_flags)(struct net_device *);
-	int (*set_priv_flags)(struct net_device *, u32);
-	int (*get_sset_count)(struct net_device *, int);
-	int (*get_rxnfc)(struct net_device *, struct ethtool_rxnfc *, u32 *);
-	int (*set_rxnfc)(struct net_device *, struct ethtool_rxnfc *);
-	int (*flash_device)(struct net_device *, struct ethtool_flash *);
-	int (*reset)(struct net_device *, u32 *);
-	u32 (*get_rx_ring_count)(struct net_device *);
-	u32 (*get_rxfh_key_size)(struct net_device *);
-	u32 (*get_rxfh_indir_size)(struct net_device *);
-	int (*get_rxfh)(struct net_device *, struct ethtool_rxfh_param *);
-	int (*set_rxfh)(struct net_device *, struct ethtool_rxfh_param *, struct netlink_ext_ack *);
-	int (*get_rxfh_fields)(struct net_device *, struct ethtool_rxfh_fields *);
-	int (*set_rxfh_fields)(struct net_device *, const struct ethtool_rxfh_fields *, struct netlink_ext_ack *);
-	int (*create_rxfh_context)(struct net_device *, struct ethtool_rxfh_context *, const struct ethtool_rxfh_param *, struct netlink_ext_ack *);
-	int (*modify_rxfh_context)(struct net_device *, struct ethtool_rxfh_context *, const struct ethtool_rxfh_param *, struct netlink_ext_ack *);
-	int (*remove_rxfh_context)(struct net_device *, struct ethtool_rxfh_context *, u32, struct netlink_ext_ack *);
-	void (*get_channels)(struct net_device *, struct ethtool_channels *);
-	int (*set_channels)(struct net_device *, struct ethtool_channels *);
-	int (*get_dump_flag)(struct net_device *, struct ethtool_dump *);
-	int (*get_dump_data)(struct net_device *, struct ethtool_dump *, void *);
-	int (*set_dump)(struct net_device *, struct ethtool_dump *);
-	int (*get_ts_info)(struct net_device *, struct kernel_ethtool_ts_info *);
-	void (*get_ts_stats)(struct net_device *, struct ethtool_ts_stats *);
-	int (*get_module_info)(struct net_device *, struct ethtool_modinfo *);
-	int (*get_module_eeprom)(struct net_device *, struct ethtool_eeprom *, u8 *);
-	int (*get_eee)(struct net_device *, struct ethtool_keee *);
-	int (*set_eee)(struct net_device *, struct ethtool_keee *);
-	int (*get_tunable)(struct net_device *, const struct ethtool_tunable *, void *);
-	int (*set_tunable)(struct net_device *, const struct ethtool_tunable *, const void *);
-	int (*get_per_queue_coalesce)(struct net_device *, u32, struct ethtool_coalesce *);
-	int (*set_per_queue_coalesce)(struct net_device *, u32, struct ethtool_coalesce *);
-	int (*get_link_ksettings)(struct net_device *, struct ethtool_link_ksettings *);
-	int (*set_link_ksettings)(struct net_device *, const struct ethtool_link_ksettings *);
-	void (*get_fec_stats)(struct net_device *, struct ethtool_fec_stats *, struct ethtool_fec_hist *);
-	int (*get_fecparam)(struct net_device *, struct ethtool_fecparam *);
-	int (*set_fecparam)(struct net_device *, struct ethtool_fecparam *);
-	void (*get_ethtool_phy_stats)(struct net_device *, struct ethtool_stats *, u64 *);
-	int (*get_phy_tunable)(struct net_device *, const struct ethtool_tunable *, void *);
-	int (*set_phy_tunable)(struct net_device *, const struct ethtool_tunable *, const void *);
-	int (*get_module_eeprom_by_page)(struct net_device *, const struct ethtool_module_eeprom *, struct netlink_ext_ack *);
-	int (*set_module_eeprom_by_page)(struct net_device *, const struct ethtool_module_eeprom *, struct netlink_ext_ack *);
-	void (*get_eth_phy_stats)(struct net_device *, struct ethtool_eth_phy_stats *);
-	void (*get_eth_mac_stats)(struct net_device *, struct ethtool_eth_mac_stats *);
-	void (*get_eth_ctrl_stats)(struct net_device *, struct ethtool_eth_ctrl_stats *);
-	void (*get_rmon_stats)(struct net_device *, struct ethtool_rmon_stats *, const struct ethtool_rmon_hist_range **);
-	int (*get_module_power_mode)(struct net_device *, struct ethtool_module_power_mode_params *, struct netlink_ext_ack *);
-	int (*set_module_power_mode)(struct net_device *, const struct ethtool_module_power_mode_params *, struct netlink_ext_ack *);
-	int (*get_mm)(struct net_device *, struct ethtool_mm_state *);
-	int (*set_mm)(struct net_device *, struct ethtool_mm_cfg *, struct netlink_ext_ack *);
-	void (*get_mm_stats)(struct net_device *, struct ethtool_mm_stats *);
-};
-
 struct l3mdev_ops {
 	u32 (*l3mdev_fib_table)(const struct net_device *);
-	struct sk_buff * (*l3mdev_l3_rcv)(struct net_device *, struct sk_buff *, u16);
-	struct sk_buff * (*l3mdev_l3_out)(struct net_device *, struct sock *, struct sk_buff *, u16);
-	struct dst_entry * (*l3mdev_link_scope_lookup)(const struct net_device *, struct flowi6 *);
-};
-
-struct nd_opt_hdr;
-
-struct ndisc_options;
-
-struct prefix_info;
-
-struct ndisc_ops {
-	int (*parse_options)(const struct net_device *, struct nd_opt_hdr *, struct ndisc_options *);
-	void (*update)(const struct net_device *, struct neighbour *, u32, u8, const struct ndisc_options *);
-	int (*opt_addr_space)(const struct net_device *, u8, struct neighbour *, u8 *, u8 **);
-	void (*fill_addr_option)(const struct net_device *, struct sk_buff *, u8, const u8 *);
-	void (*prefix_rcv_add_addr)(struct net *, struct net_device *, const struct prefix_info *, struct inet6_dev *, struct in6_addr *, int, u32, bool, bool, __u32, u32, bool);
+	struct sk_buff *(*l3mdev_l3_rcv)(struct net_device *, struct sk_buff *, u16);
+	struct sk_buff *(*l3mdev_l3_out)(struct net_device *, struct sock *, struct sk_buff *, u16);
+	struct dst_entry *(*l3mdev_link_scope_lookup)(const struct net_device *, struct flowi6 *);
 };
 
 struct rtnl_newlink_params;
@@ -14053,7 +13477,7 @@ struct rtnl_link_ops {
 	struct srcu_struct srcu;
 	const char *kind;
 	size_t priv_size;
-	struct net_device * (*alloc)(struct nlattr **, const char *, unsigned char, unsigned int, unsigned int);
+	struct net_device *(*alloc)(struct nlattr **, const char *, unsigned char, unsigned int, unsigned int);
 	void (*setup)(struct net_device *);
 	bool netns_refund;
 	const u16 peer_type;
@@ -14074,46 +13498,9 @@ struct rtnl_link_ops {
 	int (*slave_changelink)(struct net_device *, struct net_device *, struct nlattr **, struct nlattr **, struct netlink_ext_ack *);
 	size_t (*get_slave_size)(const struct net_device *, const struct net_device *);
 	int (*fill_slave_info)(struct sk_buff *, const struct net_device *, const struct net_device *);
-	struct net * (*get_link_net)(const struct net_device *);
+	struct net *(*get_link_net)(const struct net_device *);
 	size_t (*get_linkxstats_size)(const struct net_device *, int);
 	int (*fill_linkxstats)(struct sk_buff *, const struct net_device *, int *, int);
-};
-
-struct netdev_queue_stats_rx;
-
-struct netdev_queue_stats_tx;
-
-struct netdev_stat_ops {
-	void (*get_queue_stats_rx)(struct net_device *, int, struct netdev_queue_stats_rx *);
-	void (*get_queue_stats_tx)(struct net_device *, int, struct netdev_queue_stats_tx *);
-	void (*get_base_stats)(struct net_device *, struct netdev_queue_stats_rx *, struct netdev_queue_stats_tx *);
-};
-
-struct netdev_queue_mgmt_ops {
-	size_t ndo_queue_mem_size;
-	int (*ndo_queue_mem_alloc)(struct net_device *, void *, int);
-	void (*ndo_queue_mem_free)(struct net_device *, void *);
-	int (*ndo_queue_start)(struct net_device *, void *, int);
-	int (*ndo_queue_stop)(struct net_device *, void *, int);
-	struct device * (*ndo_queue_get_dma_dev)(struct net_device *, int);
-};
-
-struct udp_tunnel_nic_table_info {
-	unsigned int n_entries;
-	unsigned int tunnel_types;
-};
-
-struct udp_tunnel_info;
-
-struct udp_tunnel_nic_shared;
-
-struct udp_tunnel_nic_info {
-	int (*set_port)(struct net_device *, unsigned int, unsigned int, struct udp_tunnel_info *);
-	int (*unset_port)(struct net_device *, unsigned int, unsigned int, struct udp_tunnel_info *);
-	int (*sync_table)(struct net_device *, unsigned int);
-	struct udp_tunnel_nic_shared *shared;
-	unsigned int flags;
-	struct udp_tunnel_nic_table_info tables[4];
 };
 
 struct hwtstamp_provider_desc {
@@ -14130,6 +13517,7 @@ struct hwtstamp_provider {
 
 struct numa_drop_counters {
 	atomic_t drops0;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -14138,6 +13526,7 @@ struct numa_drop_counters {
 	long: 64;
 	long: 64;
 	atomic_t drops1;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -14316,8 +13705,6 @@ struct fib_lookup_arg {
 	int flags;
 };
 
-struct smc_hashinfo;
-
 struct sk_psock;
 
 struct request_sock_ops;
@@ -14326,12 +13713,14 @@ struct timewait_sock_ops;
 
 struct raw_hashinfo;
 
+struct smc_hashinfo;
+
 struct proto {
 	void (*close)(struct sock *, long int);
 	int (*pre_connect)(struct sock *, struct sockaddr *, int);
 	int (*connect)(struct sock *, struct sockaddr *, int);
 	int (*disconnect)(struct sock *, int);
-	struct sock * (*accept)(struct sock *, struct proto_accept_arg *);
+	struct sock *(*accept)(struct sock *, struct proto_accept_arg *);
 	int (*ioctl)(struct sock *, int, int *);
 	int (*init)(struct sock *);
 	void (*destroy)(struct sock *);
@@ -14390,6 +13779,8 @@ struct proto {
 	int (*diag_destroy)(struct sock *, int);
 };
 
+struct request_sock;
+
 enum sk_rst_reason {
 	SK_RST_REASON_NOT_SPECIFIED = 0,
 	SK_RST_REASON_NO_SOCKET = 1,
@@ -14418,8 +13809,6 @@ enum sk_rst_reason {
 	SK_RST_REASON_ERROR = 24,
 	SK_RST_REASON_MAX = 25,
 };
-
-struct request_sock;
 
 struct request_sock_ops {
 	int family;
@@ -15950,7 +15339,7 @@ enum x86_pf_error_code {
 	X86_PF_PK = 32,
 	X86_PF_SHSTK = 64,
 	X86_PF_SGX = 32768,
-	X86_PF_RMP = 2147483648,
+	X86_PF_RMP = 2147483648ULL,
 };
 
 struct trace_event_raw_emulate_vsyscall {
@@ -15959,7 +15348,8 @@ struct trace_event_raw_emulate_vsyscall {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_emulate_vsyscall {};
+struct trace_event_data_offsets_emulate_vsyscall {
+};
 
 typedef void (*btf_trace_emulate_vsyscall)(void *, int);
 
@@ -16667,7 +16057,7 @@ typedef struct {
 	unsigned int irq_tlb_count;
 	unsigned int irq_thermal_count;
 	unsigned int irq_hv_callback_count;
-	long: 0;
+	long: 32;
 } irq_cpustat_t;
 
 enum perf_event_x86_regs {
@@ -17092,7 +16482,7 @@ struct x86_pmu {
 	int events_mask_len;
 	int apic;
 	u64 max_period;
-	struct event_constraint * (*get_event_constraints)(struct cpu_hw_events *, int, struct perf_event *);
+	struct event_constraint *(*get_event_constraints)(struct cpu_hw_events *, int, struct perf_event *);
 	void (*put_event_constraints)(struct cpu_hw_events *, struct perf_event *);
 	void (*start_scheduling)(struct cpu_hw_events *);
 	void (*commit_scheduling)(struct cpu_hw_events *, int, int);
@@ -17177,7 +16567,7 @@ struct x86_pmu {
 	u64 perf_ctr_pair_en;
 	struct extra_reg *extra_regs;
 	unsigned int flags;
-	struct perf_guest_switch_msr * (*guest_get_msrs)(int *, void *);
+	struct perf_guest_switch_msr *(*guest_get_msrs)(int *, void *);
 	int (*check_period)(struct perf_event *, u64);
 	int (*aux_output_match)(struct perf_event *);
 	void (*filter)(struct pmu *, int, bool *);
@@ -17517,11 +16907,11 @@ struct pci_slot {
 	struct kobject kobj;
 };
 
-typedef short unsigned int pci_bus_flags_t;
-
 struct pci_dev;
 
 struct pci_ops;
+
+typedef short unsigned int pci_bus_flags_t;
 
 struct pci_bus {
 	struct list_head node;
@@ -17564,11 +16954,11 @@ struct pci_vpd {
 	u8 cap;
 };
 
-struct pcie_bwctrl_data;
-
 struct pci_driver;
 
 struct pcie_link_state;
+
+struct pcie_bwctrl_data;
 
 struct pci_dev {
 	struct list_head bus_list;
@@ -17693,12 +17083,12 @@ struct pci_dev {
 	u8 reset_methods[8];
 };
 
+struct pci_error_handlers;
+
 struct pci_dynids {
 	spinlock_t lock;
 	struct list_head list;
 };
-
-struct pci_error_handlers;
 
 struct pci_driver {
 	const char *name;
@@ -17722,7 +17112,7 @@ struct pci_driver {
 struct pci_ops {
 	int (*add_bus)(struct pci_bus *);
 	void (*remove_bus)(struct pci_bus *);
-	void * (*map_bus)(struct pci_bus *, unsigned int, int);
+	void *(*map_bus)(struct pci_bus *, unsigned int, int);
 	int (*read)(struct pci_bus *, unsigned int, int, int, u32 *);
 	int (*write)(struct pci_bus *, unsigned int, int, int, u32);
 };
@@ -18065,6 +17455,7 @@ struct fpstate {
 	unsigned int is_guest: 1;
 	unsigned int is_confidential: 1;
 	unsigned int in_use: 1;
+	long: 60;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -18077,6 +17468,8 @@ struct fpu_guest {
 	unsigned int uabi_size;
 	struct fpstate *fpstate;
 };
+
+struct irq_domain_ops;
 
 enum irq_domain_bus_token {
 	DOMAIN_BUS_ANY = 0,
@@ -18097,8 +17490,6 @@ enum irq_domain_bus_token {
 	DOMAIN_BUS_DEVICE_MSI = 15,
 	DOMAIN_BUS_WIRED_TO_MSI = 16,
 };
-
-struct irq_domain_ops;
 
 struct irq_domain_chip_generic;
 
@@ -18159,7 +17550,7 @@ struct mmu_notifier_ops {
 	int (*invalidate_range_start)(struct mmu_notifier *, const struct mmu_notifier_range *);
 	void (*invalidate_range_end)(struct mmu_notifier *, const struct mmu_notifier_range *);
 	void (*arch_invalidate_secondary_tlbs)(struct mmu_notifier *, struct mm_struct *, long unsigned int, long unsigned int);
-	struct mmu_notifier * (*alloc_notifier)(struct mm_struct *);
+	struct mmu_notifier *(*alloc_notifier)(struct mm_struct *);
 	void (*free_notifier)(struct mmu_notifier *);
 };
 
@@ -18827,11 +18218,13 @@ struct kvm_nested_state {
 	} hdr;
 	union {
 		struct {
-			struct {} __empty_vmx;
+			struct {
+			} __empty_vmx;
 			struct kvm_vmx_nested_state_data vmx[0];
 		};
 		struct {
-			struct {} __empty_svm;
+			struct {
+			} __empty_svm;
 			struct kvm_svm_nested_state_data svm[0];
 		};
 	} data;
@@ -18913,6 +18306,8 @@ struct kvm_memslots {
 	int node_idx;
 };
 
+struct kvm_io_bus;
+
 struct kvm_vm_stat_generic {
 	u64 remote_tlb_flush;
 	u64 remote_tlb_flush_requests;
@@ -18945,6 +18340,14 @@ struct kvm_possible_nx_huge_pages {
 	u64 nr_pages;
 };
 
+struct kvm_pic;
+
+struct kvm_ioapic;
+
+struct kvm_pit;
+
+struct kvm_apic_map;
+
 enum kvm_irqchip_mode {
 	KVM_IRQCHIP_NONE = 0,
 	KVM_IRQCHIP_KERNEL = 1,
@@ -18956,6 +18359,12 @@ enum kvm_suppress_eoi_broadcast_mode {
 	KVM_SUPPRESS_EOI_BROADCAST_ENABLED = 1,
 	KVM_SUPPRESS_EOI_BROADCAST_DISABLED = 2,
 };
+
+struct kvm_x86_msr_filter;
+
+struct kvm_x86_pmu_event_filter;
+
+struct vhost_task;
 
 struct once {
 	atomic_t state;
@@ -18971,20 +18380,6 @@ struct kvm_mmu_memory_cache {
 	int nobjs;
 	void **objects;
 };
-
-struct kvm_pic;
-
-struct kvm_ioapic;
-
-struct kvm_pit;
-
-struct kvm_apic_map;
-
-struct kvm_x86_msr_filter;
-
-struct kvm_x86_pmu_event_filter;
-
-struct vhost_task;
 
 struct kvm_arch {
 	long unsigned int n_used_mmu_pages;
@@ -19075,8 +18470,6 @@ struct kvm_arch {
 	gfn_t gfn_direct_bits;
 	int cpu_dirty_log_size;
 };
-
-struct kvm_io_bus;
 
 struct kvm_coalesced_mmio_ring;
 
@@ -19408,7 +18801,8 @@ struct kvm_coalesced_mmio_ring {
 	__u32 first;
 	__u32 last;
 	struct {
-		struct {} __empty_coalesced_mmio;
+		struct {
+		} __empty_coalesced_mmio;
 		struct kvm_coalesced_mmio coalesced_mmio[0];
 	};
 };
@@ -19488,7 +18882,7 @@ union kvm_mmu_page_role {
 		unsigned int guest_mode: 1;
 		unsigned int passthrough: 1;
 		unsigned int is_mirror: 1;
-		char: 4;
+		long: 4;
 		unsigned int smm: 8;
 	};
 };
@@ -19573,6 +18967,8 @@ struct kvm_mmio_fragment {
 	unsigned int len;
 };
 
+struct kvm_lapic;
+
 struct kvm_queued_exception {
 	bool pending;
 	bool injected;
@@ -19588,6 +18984,8 @@ struct kvm_queued_interrupt {
 	bool soft;
 	u8 nr;
 };
+
+struct x86_emulate_ctxt;
 
 struct kvm_mtrr {
 	u64 var[16];
@@ -19648,10 +19046,6 @@ struct kvm_pmu {
 	bool need_cleanup;
 	u8 event_count;
 };
-
-struct kvm_lapic;
-
-struct x86_emulate_ctxt;
 
 struct kvm_vcpu_arch {
 	long unsigned int regs[17];
@@ -19997,14 +19391,14 @@ struct msr_data {
 	u64 data;
 };
 
+struct x86_instruction_info;
+
 enum x86_intercept_stage {
 	X86_ICTP_NONE = 0,
 	X86_ICPT_PRE_EXCEPT = 1,
 	X86_ICPT_POST_EXCEPT = 2,
 	X86_ICPT_POST_MEMACCESS = 3,
 };
-
-struct x86_instruction_info;
 
 struct kvm_x86_nested_ops;
 
@@ -20139,7 +19533,7 @@ struct kvm_x86_ops {
 	void (*vcpu_deliver_sipi_vector)(struct kvm_vcpu *, u8);
 	long unsigned int (*vcpu_get_apicv_inhibit_reasons)(struct kvm_vcpu *);
 	gva_t (*get_untagged_addr)(struct kvm_vcpu *, gva_t, unsigned int);
-	void * (*alloc_apic_backing_page)(struct kvm_vcpu *);
+	void *(*alloc_apic_backing_page)(struct kvm_vcpu *);
 	int (*gmem_prepare)(struct kvm *, kvm_pfn_t, gfn_t, int);
 	void (*gmem_invalidate)(kvm_pfn_t, kvm_pfn_t);
 	int (*gmem_max_mapping_level)(struct kvm *, kvm_pfn_t, bool);
@@ -20748,6 +20142,7 @@ struct bts_ctx {
 	long: 64;
 	struct debug_store ds_back;
 	int state;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -21913,17 +21308,17 @@ struct x86_perf_regs {
 };
 
 enum {
-	PERF_TXN_ELISION = 1ULL,
-	PERF_TXN_TRANSACTION = 2ULL,
-	PERF_TXN_SYNC = 4ULL,
-	PERF_TXN_ASYNC = 8ULL,
-	PERF_TXN_RETRY = 16ULL,
-	PERF_TXN_CONFLICT = 32ULL,
-	PERF_TXN_CAPACITY_WRITE = 64ULL,
-	PERF_TXN_CAPACITY_READ = 128ULL,
-	PERF_TXN_MAX = 256ULL,
+	PERF_TXN_ELISION = 1,
+	PERF_TXN_TRANSACTION = 2,
+	PERF_TXN_SYNC = 4,
+	PERF_TXN_ASYNC = 8,
+	PERF_TXN_RETRY = 16,
+	PERF_TXN_CONFLICT = 32,
+	PERF_TXN_CAPACITY_WRITE = 64,
+	PERF_TXN_CAPACITY_READ = 128,
+	PERF_TXN_MAX = 256,
 	PERF_TXN_ABORT_MASK = 18446744069414584320ULL,
-	PERF_TXN_ABORT_SHIFT = 32ULL,
+	PERF_TXN_ABORT_SHIFT = 32,
 };
 
 struct perf_event_header {
@@ -22172,6 +21567,7 @@ struct x86_perf_task_context_arch_lbr {
 
 struct x86_perf_task_context_arch_lbr_xsave {
 	struct x86_perf_task_context_opt opt;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -22723,7 +22119,7 @@ struct intel_uncore_ops {
 	void (*enable_event)(struct intel_uncore_box *, struct perf_event *);
 	u64 (*read_counter)(struct intel_uncore_box *, struct perf_event *);
 	int (*hw_config)(struct intel_uncore_box *, struct perf_event *);
-	struct event_constraint * (*get_constraint)(struct intel_uncore_box *, struct perf_event *);
+	struct event_constraint *(*get_constraint)(struct intel_uncore_box *, struct perf_event *);
 	void (*put_constraint)(struct intel_uncore_box *, struct perf_event *);
 };
 
@@ -23308,7 +22704,8 @@ struct kvm_clear_dirty_log {
 struct kvm_signal_mask {
 	__u32 len;
 	struct {
-		struct {} __empty_sigset;
+		struct {
+		} __empty_sigset;
 		__u8 sigset[0];
 	};
 };
@@ -23392,7 +22789,8 @@ struct kvm_irq_routing {
 	__u32 nr;
 	__u32 flags;
 	struct {
-		struct {} __empty_entries;
+		struct {
+		} __empty_entries;
 		struct kvm_irq_routing_entry entries[0];
 	};
 };
@@ -23683,37 +23081,53 @@ struct trace_event_raw_kvm_test_age_hva {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_kvm_userspace_exit {};
+struct trace_event_data_offsets_kvm_userspace_exit {
+};
 
-struct trace_event_data_offsets_kvm_vcpu_wakeup {};
+struct trace_event_data_offsets_kvm_vcpu_wakeup {
+};
 
-struct trace_event_data_offsets_kvm_set_irq {};
+struct trace_event_data_offsets_kvm_set_irq {
+};
 
-struct trace_event_data_offsets_kvm_ack_irq {};
+struct trace_event_data_offsets_kvm_ack_irq {
+};
 
-struct trace_event_data_offsets_kvm_mmio {};
+struct trace_event_data_offsets_kvm_mmio {
+};
 
-struct trace_event_data_offsets_kvm_fpu {};
+struct trace_event_data_offsets_kvm_fpu {
+};
 
-struct trace_event_data_offsets_kvm_async_get_page_class {};
+struct trace_event_data_offsets_kvm_async_get_page_class {
+};
 
-struct trace_event_data_offsets_kvm_async_pf_nopresent_ready {};
+struct trace_event_data_offsets_kvm_async_pf_nopresent_ready {
+};
 
-struct trace_event_data_offsets_kvm_async_pf_completed {};
+struct trace_event_data_offsets_kvm_async_pf_completed {
+};
 
-struct trace_event_data_offsets_kvm_halt_poll_ns {};
+struct trace_event_data_offsets_kvm_halt_poll_ns {
+};
 
-struct trace_event_data_offsets_kvm_dirty_ring_push {};
+struct trace_event_data_offsets_kvm_dirty_ring_push {
+};
 
-struct trace_event_data_offsets_kvm_dirty_ring_reset {};
+struct trace_event_data_offsets_kvm_dirty_ring_reset {
+};
 
-struct trace_event_data_offsets_kvm_dirty_ring_exit {};
+struct trace_event_data_offsets_kvm_dirty_ring_exit {
+};
 
-struct trace_event_data_offsets_kvm_unmap_hva_range {};
+struct trace_event_data_offsets_kvm_unmap_hva_range {
+};
 
-struct trace_event_data_offsets_kvm_age_hva {};
+struct trace_event_data_offsets_kvm_age_hva {
+};
 
-struct trace_event_data_offsets_kvm_test_age_hva {};
+struct trace_event_data_offsets_kvm_test_age_hva {
+};
 
 typedef void (*btf_trace_kvm_userspace_exit)(void *, __u32, int);
 
@@ -23954,6 +23368,8 @@ struct _ioeventfd {
 	bool wildcard;
 };
 
+typedef u64 dma_addr_t;
+
 struct iommu_fault_param;
 
 struct iommu_fwspec;
@@ -24070,23 +23486,23 @@ enum iommu_domain_cookie_type {
 	IOMMU_COOKIE_IOMMUFD = 5,
 };
 
-struct iommu_domain_geometry {
-	dma_addr_t aperture_start;
-	dma_addr_t aperture_end;
-	bool force_aperture;
-};
-
-struct iommufd_hw_pagetable;
-
 struct iommu_domain_ops;
 
 struct iommu_dirty_ops;
 
 struct iommu_ops;
 
+struct iommu_domain_geometry {
+	dma_addr_t aperture_start;
+	dma_addr_t aperture_end;
+	bool force_aperture;
+};
+
 struct iommu_dma_cookie;
 
 struct iommu_dma_msi_cookie;
+
+struct iommufd_hw_pagetable;
 
 struct iommu_domain {
 	unsigned int type;
@@ -24156,16 +23572,16 @@ struct iommufd_viommu;
 
 struct iommu_ops {
 	bool (*capable)(struct device *, enum iommu_cap);
-	void * (*hw_info)(struct device *, u32 *, enum iommu_hw_info_type *);
-	struct iommu_domain * (*domain_alloc_identity)(struct device *);
-	struct iommu_domain * (*domain_alloc_paging_flags)(struct device *, u32, const struct iommu_user_data *);
-	struct iommu_domain * (*domain_alloc_paging)(struct device *);
-	struct iommu_domain * (*domain_alloc_sva)(struct device *, struct mm_struct *);
-	struct iommu_domain * (*domain_alloc_nested)(struct device *, struct iommu_domain *, u32, const struct iommu_user_data *);
-	struct iommu_device * (*probe_device)(struct device *);
+	void *(*hw_info)(struct device *, u32 *, enum iommu_hw_info_type *);
+	struct iommu_domain *(*domain_alloc_identity)(struct device *);
+	struct iommu_domain *(*domain_alloc_paging_flags)(struct device *, u32, const struct iommu_user_data *);
+	struct iommu_domain *(*domain_alloc_paging)(struct device *);
+	struct iommu_domain *(*domain_alloc_sva)(struct device *, struct mm_struct *);
+	struct iommu_domain *(*domain_alloc_nested)(struct device *, struct iommu_domain *, u32, const struct iommu_user_data *);
+	struct iommu_device *(*probe_device)(struct device *);
 	void (*release_device)(struct device *);
 	void (*probe_finalize)(struct device *);
-	struct iommu_group * (*device_group)(struct device *);
+	struct iommu_group *(*device_group)(struct device *);
 	void (*get_resv_regions)(struct device *, struct list_head *);
 	int (*of_xlate)(struct device *, const struct of_phandle_args *);
 	bool (*is_attach_deferred)(struct device *);
@@ -24601,7 +24017,8 @@ struct kvm_msrs {
 	__u32 nmsrs;
 	__u32 pad;
 	struct {
-		struct {} __empty_entries;
+		struct {
+		} __empty_entries;
 		struct kvm_msr_entry entries[0];
 	};
 };
@@ -24609,7 +24026,8 @@ struct kvm_msrs {
 struct kvm_msr_list {
 	__u32 nmsrs;
 	struct {
-		struct {} __empty_indices;
+		struct {
+		} __empty_indices;
 		__u32 indices[0];
 	};
 };
@@ -24639,7 +24057,8 @@ struct kvm_cpuid {
 	__u32 nent;
 	__u32 padding;
 	struct {
-		struct {} __empty_entries;
+		struct {
+		} __empty_entries;
 		struct kvm_cpuid_entry entries[0];
 	};
 };
@@ -24648,7 +24067,8 @@ struct kvm_cpuid2 {
 	__u32 nent;
 	__u32 padding;
 	struct {
-		struct {} __empty_entries;
+		struct {
+		} __empty_entries;
 		struct kvm_cpuid_entry2 entries[0];
 	};
 };
@@ -24695,7 +24115,8 @@ struct kvm_debugregs {
 struct kvm_xsave {
 	__u32 region[1024];
 	struct {
-		struct {} __empty_extra;
+		struct {
+		} __empty_extra;
 		__u32 extra[0];
 	};
 };
@@ -24764,7 +24185,8 @@ struct kvm_clock_data {
 struct kvm_reg_list {
 	__u64 n;
 	struct {
-		struct {} __empty_reg;
+		struct {
+		} __empty_reg;
 		__u64 reg[0];
 	};
 };
@@ -24871,6 +24293,8 @@ struct kvm_lapic {
 	int nr_lvt_entries;
 };
 
+struct x86_emulate_ops;
+
 enum x86emul_mode {
 	X86EMUL_MODE_REAL = 0,
 	X86EMUL_MODE_VM86 = 1,
@@ -24934,8 +24358,6 @@ struct read_cache {
 	long unsigned int pos;
 	long unsigned int end;
 };
-
-struct x86_emulate_ops;
 
 struct x86_emulate_ctxt {
 	void *vcpu;
@@ -25172,8 +24594,8 @@ struct kvm_x86_init_ops {
 };
 
 struct kvm_pmu_ops {
-	struct kvm_pmc * (*rdpmc_ecx_to_pmc)(struct kvm_vcpu *, unsigned int, u64 *);
-	struct kvm_pmc * (*msr_idx_to_pmc)(struct kvm_vcpu *, u32);
+	struct kvm_pmc *(*rdpmc_ecx_to_pmc)(struct kvm_vcpu *, unsigned int, u64 *);
+	struct kvm_pmc *(*msr_idx_to_pmc)(struct kvm_vcpu *, u32);
 	int (*check_rdpmc_early)(struct kvm_vcpu *, unsigned int);
 	bool (*is_valid_msr)(struct kvm_vcpu *, u32);
 	int (*get_msr)(struct kvm_vcpu *, struct msr_data *);
@@ -26180,154 +25602,226 @@ struct trace_event_raw_kvm_rmp_fault {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_kvm_entry {};
+struct trace_event_data_offsets_kvm_entry {
+};
 
-struct trace_event_data_offsets_kvm_hypercall {};
+struct trace_event_data_offsets_kvm_hypercall {
+};
 
-struct trace_event_data_offsets_kvm_hv_hypercall {};
+struct trace_event_data_offsets_kvm_hv_hypercall {
+};
 
-struct trace_event_data_offsets_kvm_hv_hypercall_done {};
+struct trace_event_data_offsets_kvm_hv_hypercall_done {
+};
 
-struct trace_event_data_offsets_kvm_xen_hypercall {};
+struct trace_event_data_offsets_kvm_xen_hypercall {
+};
 
-struct trace_event_data_offsets_kvm_pio {};
+struct trace_event_data_offsets_kvm_pio {
+};
 
-struct trace_event_data_offsets_kvm_fast_mmio {};
+struct trace_event_data_offsets_kvm_fast_mmio {
+};
 
-struct trace_event_data_offsets_kvm_cpuid {};
+struct trace_event_data_offsets_kvm_cpuid {
+};
 
-struct trace_event_data_offsets_kvm_ioapic_set_irq {};
+struct trace_event_data_offsets_kvm_ioapic_set_irq {
+};
 
-struct trace_event_data_offsets_kvm_ioapic_delayed_eoi_inj {};
+struct trace_event_data_offsets_kvm_ioapic_delayed_eoi_inj {
+};
 
-struct trace_event_data_offsets_kvm_msi_set_irq {};
+struct trace_event_data_offsets_kvm_msi_set_irq {
+};
 
-struct trace_event_data_offsets_kvm_apic {};
+struct trace_event_data_offsets_kvm_apic {
+};
 
-struct trace_event_data_offsets_kvm_exit {};
+struct trace_event_data_offsets_kvm_exit {
+};
 
-struct trace_event_data_offsets_kvm_inj_virq {};
+struct trace_event_data_offsets_kvm_inj_virq {
+};
 
-struct trace_event_data_offsets_kvm_inj_exception {};
+struct trace_event_data_offsets_kvm_inj_exception {
+};
 
-struct trace_event_data_offsets_kvm_page_fault {};
+struct trace_event_data_offsets_kvm_page_fault {
+};
 
-struct trace_event_data_offsets_kvm_msr {};
+struct trace_event_data_offsets_kvm_msr {
+};
 
-struct trace_event_data_offsets_kvm_cr {};
+struct trace_event_data_offsets_kvm_cr {
+};
 
-struct trace_event_data_offsets_kvm_pic_set_irq {};
+struct trace_event_data_offsets_kvm_pic_set_irq {
+};
 
-struct trace_event_data_offsets_kvm_apic_ipi {};
+struct trace_event_data_offsets_kvm_apic_ipi {
+};
 
-struct trace_event_data_offsets_kvm_apic_accept_irq {};
+struct trace_event_data_offsets_kvm_apic_accept_irq {
+};
 
-struct trace_event_data_offsets_kvm_eoi {};
+struct trace_event_data_offsets_kvm_eoi {
+};
 
-struct trace_event_data_offsets_kvm_pv_eoi {};
+struct trace_event_data_offsets_kvm_pv_eoi {
+};
 
-struct trace_event_data_offsets_kvm_nested_vmenter {};
+struct trace_event_data_offsets_kvm_nested_vmenter {
+};
 
-struct trace_event_data_offsets_kvm_nested_intercepts {};
+struct trace_event_data_offsets_kvm_nested_intercepts {
+};
 
-struct trace_event_data_offsets_kvm_nested_vmexit {};
+struct trace_event_data_offsets_kvm_nested_vmexit {
+};
 
-struct trace_event_data_offsets_kvm_nested_vmexit_inject {};
+struct trace_event_data_offsets_kvm_nested_vmexit_inject {
+};
 
-struct trace_event_data_offsets_kvm_nested_intr_vmexit {};
+struct trace_event_data_offsets_kvm_nested_intr_vmexit {
+};
 
-struct trace_event_data_offsets_kvm_invlpga {};
+struct trace_event_data_offsets_kvm_invlpga {
+};
 
-struct trace_event_data_offsets_kvm_skinit {};
+struct trace_event_data_offsets_kvm_skinit {
+};
 
-struct trace_event_data_offsets_kvm_emulate_insn {};
+struct trace_event_data_offsets_kvm_emulate_insn {
+};
 
-struct trace_event_data_offsets_vcpu_match_mmio {};
+struct trace_event_data_offsets_vcpu_match_mmio {
+};
 
-struct trace_event_data_offsets_kvm_write_tsc_offset {};
+struct trace_event_data_offsets_kvm_write_tsc_offset {
+};
 
-struct trace_event_data_offsets_kvm_update_master_clock {};
+struct trace_event_data_offsets_kvm_update_master_clock {
+};
 
-struct trace_event_data_offsets_kvm_track_tsc {};
+struct trace_event_data_offsets_kvm_track_tsc {
+};
 
-struct trace_event_data_offsets_kvm_pml_full {};
+struct trace_event_data_offsets_kvm_pml_full {
+};
 
-struct trace_event_data_offsets_kvm_ple_window_update {};
+struct trace_event_data_offsets_kvm_ple_window_update {
+};
 
-struct trace_event_data_offsets_kvm_pvclock_update {};
+struct trace_event_data_offsets_kvm_pvclock_update {
+};
 
-struct trace_event_data_offsets_kvm_wait_lapic_expire {};
+struct trace_event_data_offsets_kvm_wait_lapic_expire {
+};
 
-struct trace_event_data_offsets_kvm_smm_transition {};
+struct trace_event_data_offsets_kvm_smm_transition {
+};
 
-struct trace_event_data_offsets_kvm_pi_irte_update {};
+struct trace_event_data_offsets_kvm_pi_irte_update {
+};
 
-struct trace_event_data_offsets_kvm_hv_notify_acked_sint {};
+struct trace_event_data_offsets_kvm_hv_notify_acked_sint {
+};
 
-struct trace_event_data_offsets_kvm_hv_synic_set_irq {};
+struct trace_event_data_offsets_kvm_hv_synic_set_irq {
+};
 
-struct trace_event_data_offsets_kvm_hv_synic_send_eoi {};
+struct trace_event_data_offsets_kvm_hv_synic_send_eoi {
+};
 
-struct trace_event_data_offsets_kvm_hv_synic_set_msr {};
+struct trace_event_data_offsets_kvm_hv_synic_set_msr {
+};
 
-struct trace_event_data_offsets_kvm_hv_stimer_set_config {};
+struct trace_event_data_offsets_kvm_hv_stimer_set_config {
+};
 
-struct trace_event_data_offsets_kvm_hv_stimer_set_count {};
+struct trace_event_data_offsets_kvm_hv_stimer_set_count {
+};
 
-struct trace_event_data_offsets_kvm_hv_stimer_start_periodic {};
+struct trace_event_data_offsets_kvm_hv_stimer_start_periodic {
+};
 
-struct trace_event_data_offsets_kvm_hv_stimer_start_one_shot {};
+struct trace_event_data_offsets_kvm_hv_stimer_start_one_shot {
+};
 
-struct trace_event_data_offsets_kvm_hv_stimer_callback {};
+struct trace_event_data_offsets_kvm_hv_stimer_callback {
+};
 
-struct trace_event_data_offsets_kvm_hv_stimer_expiration {};
+struct trace_event_data_offsets_kvm_hv_stimer_expiration {
+};
 
-struct trace_event_data_offsets_kvm_hv_stimer_cleanup {};
+struct trace_event_data_offsets_kvm_hv_stimer_cleanup {
+};
 
-struct trace_event_data_offsets_kvm_apicv_inhibit_changed {};
+struct trace_event_data_offsets_kvm_apicv_inhibit_changed {
+};
 
-struct trace_event_data_offsets_kvm_apicv_accept_irq {};
+struct trace_event_data_offsets_kvm_apicv_accept_irq {
+};
 
-struct trace_event_data_offsets_kvm_avic_incomplete_ipi {};
+struct trace_event_data_offsets_kvm_avic_incomplete_ipi {
+};
 
-struct trace_event_data_offsets_kvm_avic_unaccelerated_access {};
+struct trace_event_data_offsets_kvm_avic_unaccelerated_access {
+};
 
-struct trace_event_data_offsets_kvm_avic_ga_log {};
+struct trace_event_data_offsets_kvm_avic_ga_log {
+};
 
-struct trace_event_data_offsets_kvm_avic_kick_vcpu_slowpath {};
+struct trace_event_data_offsets_kvm_avic_kick_vcpu_slowpath {
+};
 
-struct trace_event_data_offsets_kvm_avic_doorbell {};
+struct trace_event_data_offsets_kvm_avic_doorbell {
+};
 
-struct trace_event_data_offsets_kvm_hv_timer_state {};
+struct trace_event_data_offsets_kvm_hv_timer_state {
+};
 
-struct trace_event_data_offsets_kvm_hv_flush_tlb {};
+struct trace_event_data_offsets_kvm_hv_flush_tlb {
+};
 
-struct trace_event_data_offsets_kvm_hv_flush_tlb_ex {};
+struct trace_event_data_offsets_kvm_hv_flush_tlb_ex {
+};
 
-struct trace_event_data_offsets_kvm_hv_send_ipi {};
+struct trace_event_data_offsets_kvm_hv_send_ipi {
+};
 
-struct trace_event_data_offsets_kvm_hv_send_ipi_ex {};
+struct trace_event_data_offsets_kvm_hv_send_ipi_ex {
+};
 
-struct trace_event_data_offsets_kvm_pv_tlb_flush {};
+struct trace_event_data_offsets_kvm_pv_tlb_flush {
+};
 
 struct trace_event_data_offsets_kvm_nested_vmenter_failed {
 	u32 msg;
 	const void *msg_ptr_;
 };
 
-struct trace_event_data_offsets_kvm_hv_syndbg_set_msr {};
+struct trace_event_data_offsets_kvm_hv_syndbg_set_msr {
+};
 
-struct trace_event_data_offsets_kvm_hv_syndbg_get_msr {};
+struct trace_event_data_offsets_kvm_hv_syndbg_get_msr {
+};
 
-struct trace_event_data_offsets_kvm_vmgexit_enter {};
+struct trace_event_data_offsets_kvm_vmgexit_enter {
+};
 
-struct trace_event_data_offsets_kvm_vmgexit_exit {};
+struct trace_event_data_offsets_kvm_vmgexit_exit {
+};
 
-struct trace_event_data_offsets_kvm_vmgexit_msr_protocol_enter {};
+struct trace_event_data_offsets_kvm_vmgexit_msr_protocol_enter {
+};
 
-struct trace_event_data_offsets_kvm_vmgexit_msr_protocol_exit {};
+struct trace_event_data_offsets_kvm_vmgexit_msr_protocol_exit {
+};
 
-struct trace_event_data_offsets_kvm_rmp_fault {};
+struct trace_event_data_offsets_kvm_rmp_fault {
+};
 
 typedef void (*btf_trace_kvm_entry)(void *, struct kvm_vcpu *, bool);
 
@@ -26767,7 +26261,8 @@ struct kvm_pmu_event_filter {
 	__u32 flags;
 	__u32 pad[4];
 	struct {
-		struct {} __empty_events;
+		struct {
+		} __empty_events;
 		__u64 events[0];
 	};
 };
@@ -27010,35 +26505,50 @@ struct trace_event_raw_kvm_mmu_split_huge_page {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_kvm_mmu_pagetable_walk {};
+struct trace_event_data_offsets_kvm_mmu_pagetable_walk {
+};
 
-struct trace_event_data_offsets_kvm_mmu_paging_element {};
+struct trace_event_data_offsets_kvm_mmu_paging_element {
+};
 
-struct trace_event_data_offsets_kvm_mmu_set_bit_class {};
+struct trace_event_data_offsets_kvm_mmu_set_bit_class {
+};
 
-struct trace_event_data_offsets_kvm_mmu_walker_error {};
+struct trace_event_data_offsets_kvm_mmu_walker_error {
+};
 
-struct trace_event_data_offsets_kvm_mmu_get_page {};
+struct trace_event_data_offsets_kvm_mmu_get_page {
+};
 
-struct trace_event_data_offsets_kvm_mmu_page_class {};
+struct trace_event_data_offsets_kvm_mmu_page_class {
+};
 
-struct trace_event_data_offsets_mark_mmio_spte {};
+struct trace_event_data_offsets_mark_mmio_spte {
+};
 
-struct trace_event_data_offsets_handle_mmio_page_fault {};
+struct trace_event_data_offsets_handle_mmio_page_fault {
+};
 
-struct trace_event_data_offsets_fast_page_fault {};
+struct trace_event_data_offsets_fast_page_fault {
+};
 
-struct trace_event_data_offsets_kvm_mmu_zap_all_fast {};
+struct trace_event_data_offsets_kvm_mmu_zap_all_fast {
+};
 
-struct trace_event_data_offsets_check_mmio_spte {};
+struct trace_event_data_offsets_check_mmio_spte {
+};
 
-struct trace_event_data_offsets_kvm_mmu_set_spte {};
+struct trace_event_data_offsets_kvm_mmu_set_spte {
+};
 
-struct trace_event_data_offsets_kvm_mmu_spte_requested {};
+struct trace_event_data_offsets_kvm_mmu_spte_requested {
+};
 
-struct trace_event_data_offsets_kvm_tdp_mmu_spte_changed {};
+struct trace_event_data_offsets_kvm_tdp_mmu_spte_changed {
+};
 
-struct trace_event_data_offsets_kvm_mmu_split_huge_page {};
+struct trace_event_data_offsets_kvm_mmu_split_huge_page {
+};
 
 typedef void (*btf_trace_kvm_mmu_pagetable_walk)(void *, u64, u32);
 
@@ -27172,7 +26682,7 @@ enum e820_type {
 	E820_TYPE_UNUSABLE = 5,
 	E820_TYPE_PMEM = 7,
 	E820_TYPE_PRAM = 12,
-	E820_TYPE_SOFT_RESERVED = 4026531839,
+	E820_TYPE_SOFT_RESERVED = 4026531839ULL,
 };
 
 struct tdp_iter {
@@ -27663,7 +27173,7 @@ struct x86_init_mpparse {
 struct x86_init_resources {
 	void (*probe_roms)(void);
 	void (*reserve_resources)(void);
-	char * (*memory_setup)(void);
+	char *(*memory_setup)(void);
 	void (*dmi_setup)(void);
 };
 
@@ -27672,7 +27182,7 @@ struct x86_init_irqs {
 	void (*intr_init)(void);
 	void (*intr_mode_select)(void);
 	void (*intr_mode_init)(void);
-	struct irq_domain * (*create_pci_msi_domain)(void);
+	struct irq_domain *(*create_pci_msi_domain)(void);
 };
 
 struct x86_init_oem {
@@ -28153,25 +27663,35 @@ struct trace_event_raw_vector_free_moved {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_x86_irq_vector {};
+struct trace_event_data_offsets_x86_irq_vector {
+};
 
-struct trace_event_data_offsets_vector_config {};
+struct trace_event_data_offsets_vector_config {
+};
 
-struct trace_event_data_offsets_vector_mod {};
+struct trace_event_data_offsets_vector_mod {
+};
 
-struct trace_event_data_offsets_vector_reserve {};
+struct trace_event_data_offsets_vector_reserve {
+};
 
-struct trace_event_data_offsets_vector_alloc {};
+struct trace_event_data_offsets_vector_alloc {
+};
 
-struct trace_event_data_offsets_vector_alloc_managed {};
+struct trace_event_data_offsets_vector_alloc_managed {
+};
 
-struct trace_event_data_offsets_vector_activate {};
+struct trace_event_data_offsets_vector_activate {
+};
 
-struct trace_event_data_offsets_vector_teardown {};
+struct trace_event_data_offsets_vector_teardown {
+};
 
-struct trace_event_data_offsets_vector_setup {};
+struct trace_event_data_offsets_vector_setup {
+};
 
-struct trace_event_data_offsets_vector_free_moved {};
+struct trace_event_data_offsets_vector_free_moved {
+};
 
 typedef void (*btf_trace_local_timer_entry)(void *, int);
 
@@ -28297,7 +27817,8 @@ struct trace_event_raw_nmi_handler {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_nmi_handler {};
+struct trace_event_data_offsets_nmi_handler {
+};
 
 typedef void (*btf_trace_nmi_handler)(void *, void *, s64, int);
 
@@ -28921,6 +28442,12 @@ struct change_member {
 	long long unsigned int addr;
 };
 
+struct bus_dma_region {
+	phys_addr_t cpu_start;
+	dma_addr_t dma_start;
+	u64 size;
+};
+
 struct io_tlb_area;
 
 struct io_tlb_slot;
@@ -28971,9 +28498,9 @@ struct sg_table {
 };
 
 struct dma_map_ops {
-	void * (*alloc)(struct device *, size_t, dma_addr_t *, gfp_t, long unsigned int);
+	void *(*alloc)(struct device *, size_t, dma_addr_t *, gfp_t, long unsigned int);
 	void (*free)(struct device *, size_t, void *, dma_addr_t, long unsigned int);
-	struct page * (*alloc_pages_op)(struct device *, size_t, dma_addr_t *, enum dma_data_direction, gfp_t);
+	struct page *(*alloc_pages_op)(struct device *, size_t, dma_addr_t *, enum dma_data_direction, gfp_t);
 	void (*free_pages)(struct device *, size_t, struct page *, dma_addr_t, enum dma_data_direction);
 	int (*mmap)(struct device *, struct vm_area_struct *, void *, dma_addr_t, size_t, long unsigned int);
 	int (*get_sgtable)(struct device *, struct sg_table *, void *, dma_addr_t, size_t, long unsigned int);
@@ -29143,11 +28670,12 @@ struct dmi_system_id {
 	void *driver_data;
 };
 
-struct pdev_archdata {};
-
-struct mfd_cell;
+struct pdev_archdata {
+};
 
 struct platform_device_id;
+
+struct mfd_cell;
 
 struct platform_device {
 	const char *name;
@@ -29370,7 +28898,8 @@ struct trace_event_raw_x86_fpu {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_x86_fpu {};
+struct trace_event_data_offsets_x86_fpu {
+};
 
 typedef void (*btf_trace_x86_fpu_before_save)(void *, struct fpu *);
 
@@ -29501,7 +29030,7 @@ struct stack_frame_user {
 };
 
 struct leaf_0x2_reg {
-	int: 31;
+	long: 31;
 	u32 invalid: 1;
 };
 
@@ -29516,7 +29045,7 @@ enum _cache_table_type {
 	CACHE_L1_DATA = 2,
 	CACHE_L2 = 3,
 	CACHE_L3 = 4,
-};
+} __attribute__((packed));
 
 enum _tlb_table_type {
 	TLB_INST_4K = 5,
@@ -29534,7 +29063,7 @@ enum _tlb_table_type {
 	TLB_DATA0_2M_4M = 17,
 	STLB_4K = 18,
 	STLB_4K_2M = 19,
-};
+} __attribute__((packed));
 
 struct leaf_0x2_table {
 	union {
@@ -29908,6 +29437,16 @@ struct tc_sizespec {
 	unsigned int tsize;
 };
 
+struct Qdisc_ops;
+
+struct qdisc_size_table;
+
+struct net_rate_estimator;
+
+struct gnet_stats_basic_sync;
+
+struct gnet_stats_queue;
+
 struct qdisc_skb_head {
 	struct sk_buff *head;
 	struct sk_buff *tail;
@@ -29929,15 +29468,9 @@ struct gnet_stats_queue {
 	__u32 overlimits;
 };
 
-struct Qdisc_ops;
-
-struct qdisc_size_table;
-
-struct net_rate_estimator;
-
 struct Qdisc {
 	int (*enqueue)(struct sk_buff *, struct Qdisc *, struct sk_buff **);
-	struct sk_buff * (*dequeue)(struct Qdisc *);
+	struct sk_buff *(*dequeue)(struct Qdisc *);
 	unsigned int flags;
 	u32 limit;
 	const struct Qdisc_ops *ops;
@@ -30035,8 +29568,8 @@ struct Qdisc_ops {
 	int priv_size;
 	unsigned int static_flags;
 	int (*enqueue)(struct sk_buff *, struct Qdisc *, struct sk_buff **);
-	struct sk_buff * (*dequeue)(struct Qdisc *);
-	struct sk_buff * (*peek)(struct Qdisc *);
+	struct sk_buff *(*dequeue)(struct Qdisc *);
+	struct sk_buff *(*peek)(struct Qdisc *);
 	int (*init)(struct Qdisc *, struct nlattr *, struct netlink_ext_ack *);
 	void (*reset)(struct Qdisc *);
 	void (*destroy)(struct Qdisc *);
@@ -30059,15 +29592,15 @@ struct tcf_block;
 
 struct Qdisc_class_ops {
 	unsigned int flags;
-	struct netdev_queue * (*select_queue)(struct Qdisc *, struct tcmsg *);
+	struct netdev_queue *(*select_queue)(struct Qdisc *, struct tcmsg *);
 	int (*graft)(struct Qdisc *, long unsigned int, struct Qdisc *, struct Qdisc **, struct netlink_ext_ack *);
-	struct Qdisc * (*leaf)(struct Qdisc *, long unsigned int);
+	struct Qdisc *(*leaf)(struct Qdisc *, long unsigned int);
 	void (*qlen_notify)(struct Qdisc *, long unsigned int);
 	long unsigned int (*find)(struct Qdisc *, u32);
 	int (*change)(struct Qdisc *, u32, u32, struct nlattr **, long unsigned int *, struct netlink_ext_ack *);
 	int (*delete)(struct Qdisc *, long unsigned int, struct netlink_ext_ack *);
 	void (*walk)(struct Qdisc *, struct qdisc_walker *);
-	struct tcf_block * (*tcf_block)(struct Qdisc *, long unsigned int, struct netlink_ext_ack *);
+	struct tcf_block *(*tcf_block)(struct Qdisc *, long unsigned int, struct netlink_ext_ack *);
 	long unsigned int (*bind_tcf)(struct Qdisc *, long unsigned int, u32);
 	void (*unbind_tcf)(struct Qdisc *, long unsigned int);
 	int (*dump)(struct Qdisc *, long unsigned int, struct sk_buff *, struct tcmsg *);
@@ -30144,7 +29677,7 @@ struct tcf_proto_ops {
 	int (*classify)(struct sk_buff *, const struct tcf_proto *, struct tcf_result *);
 	int (*init)(struct tcf_proto *);
 	void (*destroy)(struct tcf_proto *, bool, struct netlink_ext_ack *);
-	void * (*get)(struct tcf_proto *, u32);
+	void *(*get)(struct tcf_proto *, u32);
 	void (*put)(struct tcf_proto *, void *);
 	int (*change)(struct net *, struct sk_buff *, struct tcf_proto *, long unsigned int, u32, struct nlattr **, void **, u32, struct netlink_ext_ack *);
 	int (*delete)(struct tcf_proto *, void *, bool *, bool, struct netlink_ext_ack *);
@@ -30154,10 +29687,10 @@ struct tcf_proto_ops {
 	void (*hw_add)(struct tcf_proto *, void *);
 	void (*hw_del)(struct tcf_proto *, void *);
 	void (*bind_class)(void *, u32, long unsigned int, void *, long unsigned int);
-	void * (*tmplt_create)(struct net *, struct tcf_chain *, struct nlattr **, struct netlink_ext_ack *);
+	void *(*tmplt_create)(struct net *, struct tcf_chain *, struct nlattr **, struct netlink_ext_ack *);
 	void (*tmplt_destroy)(void *);
 	void (*tmplt_reoffload)(struct tcf_chain *, bool, flow_setup_cb_t *, void *);
-	struct tcf_exts * (*get_exts)(const struct tcf_proto *, u32);
+	struct tcf_exts *(*get_exts)(const struct tcf_proto *, u32);
 	int (*dump)(struct net *, struct tcf_proto *, void *, struct sk_buff *, struct tcmsg *, bool);
 	int (*terse_dump)(struct net *, struct tcf_proto *, void *, struct sk_buff *, struct tcmsg *, bool);
 	int (*tmplt_dump)(struct sk_buff *, struct net *, void *);
@@ -31237,7 +30770,7 @@ struct apic_override {
 };
 
 struct x86_mapping_info {
-	void * (*alloc_pgt_page)(void *);
+	void *(*alloc_pgt_page)(void *);
 	void (*free_pgt_page)(void *, void *);
 	void *context;
 	long unsigned int page_flag;
@@ -31410,7 +30943,7 @@ struct sched_domain {
 
 struct sched_domain_topology_level;
 
-typedef const struct cpumask * (*sched_domain_mask_f)(struct sched_domain_topology_level *, int);
+typedef const struct cpumask *(*sched_domain_mask_f)(struct sched_domain_topology_level *, int);
 
 typedef int (*sched_domain_flags_f)(void);
 
@@ -31769,7 +31302,7 @@ enum {
 	MSI_FLAG_PCI_MSI_MASK_PARENT = 512,
 	MSI_FLAG_PCI_MSI_STARTUP_PARENT = 1024,
 	MSI_GENERIC_FLAGS_MASK = 65535,
-	MSI_DOMAIN_FLAGS_MASK = 4294901760,
+	MSI_DOMAIN_FLAGS_MASK = 4294901760ULL,
 	MSI_FLAG_MULTI_PCI_MSI = 65536,
 	MSI_FLAG_PCI_MSIX = 131072,
 	MSI_FLAG_LEVEL_CAPABLE = 262144,
@@ -31779,7 +31312,8 @@ enum {
 	MSI_FLAG_NO_MASK = 4194304,
 };
 
-struct dyn_arch_ftrace {};
+struct dyn_arch_ftrace {
+};
 
 enum {
 	FTRACE_OPS_FL_ENABLED = 1,
@@ -31805,7 +31339,7 @@ enum {
 };
 
 enum {
-	FTRACE_FL_ENABLED = 2147483648,
+	FTRACE_FL_ENABLED = 2147483648ULL,
 	FTRACE_FL_REGS = 1073741824,
 	FTRACE_FL_REGS_EN = 536870912,
 	FTRACE_FL_TRAMP = 268435456,
@@ -31881,7 +31415,7 @@ struct console {
 	char name[16];
 	void (*write)(struct console *, const char *, unsigned int);
 	int (*read)(struct console *, char *, unsigned int);
-	struct tty_driver * (*device)(struct console *, int *);
+	struct tty_driver *(*device)(struct console *, int *);
 	void (*unblank)(void);
 	int (*setup)(struct console *, char *);
 	int (*exit)(struct console *);
@@ -31932,6 +31466,7 @@ struct hpet_channel {
 	enum hpet_mode mode;
 	unsigned int boot_cfg;
 	char name[10];
+	long: 48;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -32180,32 +31715,6 @@ struct platform_device_info {
 	const struct property_entry *properties;
 };
 
-enum dev_prop_type {
-	DEV_PROP_U8 = 0,
-	DEV_PROP_U16 = 1,
-	DEV_PROP_U32 = 2,
-	DEV_PROP_U64 = 3,
-	DEV_PROP_STRING = 4,
-	DEV_PROP_REF = 5,
-};
-
-struct property_entry {
-	const char *name;
-	size_t length;
-	bool is_inline;
-	enum dev_prop_type type;
-	union {
-		const void *pointer;
-		union {
-			u8 u8_data[8];
-			u16 u16_data[4];
-			u32 u32_data[2];
-			u64 u64_data[1];
-			const char *str[1];
-		} value;
-	};
-};
-
 struct scan_area {
 	u64 addr;
 	u64 size;
@@ -32216,6 +31725,13 @@ typedef u8 uprobe_opcode_t;
 enum {
 	ARCH_UPROBE_FLAG_CAN_OPTIMIZE = 0,
 	ARCH_UPROBE_FLAG_OPTIMIZE_FAIL = 1,
+};
+
+struct uprobe_xol_ops {
+	bool (*emulate)(struct arch_uprobe *, struct pt_regs *);
+	int (*pre_xol)(struct arch_uprobe *, struct pt_regs *);
+	int (*post_xol)(struct arch_uprobe *, struct pt_regs *);
+	void (*abort)(struct arch_uprobe *, struct pt_regs *);
 };
 
 enum rp_check {
@@ -32352,7 +31868,8 @@ struct trace_event_raw_tlb_flush {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_tlb_flush {};
+struct trace_event_data_offsets_tlb_flush {
+};
 
 typedef void (*btf_trace_tlb_flush)(void *, int, long unsigned int);
 
@@ -32430,7 +31947,8 @@ struct trace_event_raw_exceptions {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_exceptions {};
+struct trace_event_data_offsets_exceptions {
+};
 
 typedef void (*btf_trace_page_fault_user)(void *, long unsigned int, struct pt_regs *, long unsigned int);
 
@@ -32658,15 +32176,18 @@ struct bpf_array {
 	struct bpf_array_aux *aux;
 	union {
 		struct {
-			struct {} __empty_value;
+			struct {
+			} __empty_value;
 			char value[0];
 		};
 		struct {
-			struct {} __empty_ptrs;
+			struct {
+			} __empty_ptrs;
 			void *ptrs[0];
 		};
 		struct {
-			struct {} __empty_pptrs;
+			struct {
+			} __empty_pptrs;
 			void *pptrs[0];
 		};
 	};
@@ -32679,7 +32200,7 @@ enum bpf_text_poke_type {
 
 struct bpf_binary_header {
 	u32 size;
-	long: 0;
+	long: 32;
 	u8 image[0];
 };
 
@@ -32728,6 +32249,8 @@ struct clone_args {
 enum {
 	TASK_COMM_LEN = 16,
 };
+
+struct fdtable;
 
 struct fdtable {
 	unsigned int max_fds;
@@ -32778,8 +32301,8 @@ struct robust_list_head {
 };
 
 enum mm_cid_state {
-	MM_CID_UNSET = 4294967295,
-	MM_CID_LAZY_PUT = 2147483648,
+	MM_CID_UNSET = 4294967295ULL,
+	MM_CID_LAZY_PUT = 2147483648ULL,
 };
 
 struct multiprocess_signals {
@@ -32869,11 +32392,14 @@ struct trace_event_raw_task_prctl_unknown {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_task_newtask {};
+struct trace_event_data_offsets_task_newtask {
+};
 
-struct trace_event_data_offsets_task_rename {};
+struct trace_event_data_offsets_task_rename {
+};
 
-struct trace_event_data_offsets_task_prctl_unknown {};
+struct trace_event_data_offsets_task_prctl_unknown {
+};
 
 typedef void (*btf_trace_task_newtask)(void *, struct task_struct *, u64);
 
@@ -32984,11 +32510,14 @@ struct trace_event_raw_cpuhp_exit {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_cpuhp_enter {};
+struct trace_event_data_offsets_cpuhp_enter {
+};
 
-struct trace_event_data_offsets_cpuhp_multi_enter {};
+struct trace_event_data_offsets_cpuhp_multi_enter {
+};
 
-struct trace_event_data_offsets_cpuhp_exit {};
+struct trace_event_data_offsets_cpuhp_exit {
+};
 
 typedef void (*btf_trace_cpuhp_enter)(void *, unsigned int, int, int, int (*)(unsigned int));
 
@@ -33243,11 +32772,14 @@ struct trace_event_data_offsets_irq_handler_entry {
 	const void *name_ptr_;
 };
 
-struct trace_event_data_offsets_irq_handler_exit {};
+struct trace_event_data_offsets_irq_handler_exit {
+};
 
-struct trace_event_data_offsets_softirq {};
+struct trace_event_data_offsets_softirq {
+};
 
-struct trace_event_data_offsets_tasklet {};
+struct trace_event_data_offsets_tasklet {
+};
 
 typedef void (*btf_trace_irq_handler_entry)(void *, int, struct irqaction *);
 
@@ -33285,7 +32817,7 @@ typedef int (*dr_match_t)(struct device *, void *, void *);
 struct pseudo_fs_context {
 	const struct super_operations *ops;
 	const struct export_operations *eops;
-	const struct xattr_handler * const *xattr;
+	const struct xattr_handler *const *xattr;
 	const struct dentry_operations *dops;
 	long unsigned int magic;
 };
@@ -33443,6 +32975,7 @@ struct __kernel_timex {
 	long long int errcnt;
 	long long int stbcnt;
 	int tai;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -33598,9 +33131,11 @@ struct trace_event_raw_signal_deliver {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_signal_generate {};
+struct trace_event_data_offsets_signal_generate {
+};
 
-struct trace_event_data_offsets_signal_deliver {};
+struct trace_event_data_offsets_signal_deliver {
+};
 
 typedef void (*btf_trace_signal_generate)(void *, int, struct kernel_siginfo *, struct task_struct *, int, int);
 
@@ -34053,11 +33588,14 @@ struct trace_event_data_offsets_workqueue_queue_work {
 	const void *workqueue_ptr_;
 };
 
-struct trace_event_data_offsets_workqueue_activate_work {};
+struct trace_event_data_offsets_workqueue_activate_work {
+};
 
-struct trace_event_data_offsets_workqueue_execute_start {};
+struct trace_event_data_offsets_workqueue_execute_start {
+};
 
-struct trace_event_data_offsets_workqueue_execute_end {};
+struct trace_event_data_offsets_workqueue_execute_end {
+};
 
 typedef void (*btf_trace_workqueue_queue_work)(void *, int, struct pool_workqueue *, struct work_struct *);
 
@@ -34100,7 +33638,8 @@ struct work_for_cpu {
 	long int ret;
 };
 
-typedef struct {} local_lock_t;
+typedef struct {
+} local_lock_t;
 
 typedef struct {
 	u8 acquired;
@@ -34481,7 +34020,8 @@ struct trace_event_raw_notifier_info {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_notifier_info {};
+struct trace_event_data_offsets_notifier_info {
+};
 
 typedef void (*btf_trace_notifier_register)(void *, void *);
 
@@ -34500,7 +34040,7 @@ enum proc_cn_event {
 	PROC_EVENT_COMM = 512,
 	PROC_EVENT_NONZERO_EXIT = 536870912,
 	PROC_EVENT_COREDUMP = 1073741824,
-	PROC_EVENT_EXIT = 2147483648,
+	PROC_EVENT_EXIT = 2147483648ULL,
 };
 
 enum sys_off_mode {
@@ -34574,13 +34114,15 @@ struct vhost_task {
 	struct mutex exit_mutex;
 };
 
-struct pin_cookie {};
+struct pin_cookie {
+};
 
 typedef struct {
 	raw_spinlock_t *lock;
 } class_raw_spinlock_irq_t;
 
-struct scx_task_group {};
+struct scx_task_group {
+};
 
 struct dl_bw {
 	raw_spinlock_t lock;
@@ -34736,6 +34278,8 @@ struct dl_rq {
 	u64 bw_ratio;
 };
 
+struct balance_callback;
+
 struct cpu_stop_done;
 
 struct cpu_stop_work {
@@ -34745,8 +34289,6 @@ struct cpu_stop_work {
 	void *arg;
 	struct cpu_stop_done *done;
 };
-
-struct balance_callback;
 
 struct cpuidle_state;
 
@@ -34758,6 +34300,7 @@ struct rq {
 	unsigned int numa_migrate_on;
 	long unsigned int last_blocked_load_update_tick;
 	unsigned int has_blocked_load;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -34841,6 +34384,41 @@ struct rq {
 	long: 64;
 	long: 64;
 	long: 64;
+};
+
+struct rq_flags;
+
+struct affinity_context;
+
+struct sched_class {
+	void (*enqueue_task)(struct rq *, struct task_struct *, int);
+	bool (*dequeue_task)(struct rq *, struct task_struct *, int);
+	void (*yield_task)(struct rq *);
+	bool (*yield_to_task)(struct rq *, struct task_struct *);
+	void (*wakeup_preempt)(struct rq *, struct task_struct *, int);
+	int (*balance)(struct rq *, struct task_struct *, struct rq_flags *);
+	struct task_struct *(*pick_task)(struct rq *);
+	struct task_struct *(*pick_next_task)(struct rq *, struct task_struct *);
+	void (*put_prev_task)(struct rq *, struct task_struct *, struct task_struct *);
+	void (*set_next_task)(struct rq *, struct task_struct *, bool);
+	int (*select_task_rq)(struct task_struct *, int, int);
+	void (*migrate_task_rq)(struct task_struct *, int);
+	void (*task_woken)(struct rq *, struct task_struct *);
+	void (*set_cpus_allowed)(struct task_struct *, struct affinity_context *);
+	void (*rq_online)(struct rq *);
+	void (*rq_offline)(struct rq *);
+	struct rq *(*find_lock_rq)(struct task_struct *, struct rq *);
+	void (*task_tick)(struct rq *, struct task_struct *, int);
+	void (*task_fork)(struct task_struct *);
+	void (*task_dead)(struct task_struct *);
+	void (*switching_to)(struct rq *, struct task_struct *);
+	void (*switched_from)(struct rq *, struct task_struct *);
+	void (*switched_to)(struct rq *, struct task_struct *);
+	void (*reweight_task)(struct rq *, struct task_struct *, const struct load_weight *);
+	void (*prio_changed)(struct rq *, struct task_struct *, int);
+	unsigned int (*get_rr_interval)(struct rq *, struct task_struct *);
+	void (*update_curr)(struct rq *);
+	void (*task_change_group)(struct task_struct *);
 };
 
 struct rt_bandwidth {
@@ -35222,17 +34800,23 @@ struct trace_event_data_offsets_sched_kthread_stop {
 	const void *comm_ptr_;
 };
 
-struct trace_event_data_offsets_sched_kthread_stop_ret {};
+struct trace_event_data_offsets_sched_kthread_stop_ret {
+};
 
-struct trace_event_data_offsets_sched_kthread_work_queue_work {};
+struct trace_event_data_offsets_sched_kthread_work_queue_work {
+};
 
-struct trace_event_data_offsets_sched_kthread_work_execute_start {};
+struct trace_event_data_offsets_sched_kthread_work_execute_start {
+};
 
-struct trace_event_data_offsets_sched_kthread_work_execute_end {};
+struct trace_event_data_offsets_sched_kthread_work_execute_end {
+};
 
-struct trace_event_data_offsets_sched_wakeup_template {};
+struct trace_event_data_offsets_sched_wakeup_template {
+};
 
-struct trace_event_data_offsets_sched_switch {};
+struct trace_event_data_offsets_sched_switch {
+};
 
 struct trace_event_data_offsets_sched_migrate_task {
 	u32 comm;
@@ -35244,7 +34828,8 @@ struct trace_event_data_offsets_sched_process_template {
 	const void *comm_ptr_;
 };
 
-struct trace_event_data_offsets_sched_process_exit {};
+struct trace_event_data_offsets_sched_process_exit {
+};
 
 struct trace_event_data_offsets_sched_process_wait {
 	u32 comm;
@@ -35287,15 +34872,20 @@ struct trace_event_data_offsets_sched_process_hang {
 	const void *comm_ptr_;
 };
 
-struct trace_event_data_offsets_sched_move_numa {};
+struct trace_event_data_offsets_sched_move_numa {
+};
 
-struct trace_event_data_offsets_sched_numa_pair_template {};
+struct trace_event_data_offsets_sched_numa_pair_template {
+};
 
-struct trace_event_data_offsets_sched_skip_vma_numa {};
+struct trace_event_data_offsets_sched_skip_vma_numa {
+};
 
-struct trace_event_data_offsets_sched_skip_cpuset_numa {};
+struct trace_event_data_offsets_sched_skip_cpuset_numa {
+};
 
-struct trace_event_data_offsets_sched_wake_idle_without_ipi {};
+struct trace_event_data_offsets_sched_wake_idle_without_ipi {
+};
 
 typedef void (*btf_trace_sched_kthread_stop)(void *, struct task_struct *);
 
@@ -35395,7 +34985,8 @@ struct trace_event_raw_ipi_send_cpumask {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_ipi_send_cpu {};
+struct trace_event_data_offsets_ipi_send_cpu {
+};
 
 struct trace_event_data_offsets_ipi_send_cpumask {
 	u32 cpumask;
@@ -35708,7 +35299,7 @@ enum io_uring_register_op {
 	IORING_REGISTER_MEM_REGION = 34,
 	IORING_REGISTER_QUERY = 35,
 	IORING_REGISTER_LAST = 36,
-	IORING_REGISTER_USE_REGISTERED_RING = 2147483648,
+	IORING_REGISTER_USE_REGISTERED_RING = 2147483648ULL,
 };
 
 struct io_wq_work_node {
@@ -35762,6 +35353,8 @@ struct io_mapped_region {
 	unsigned int flags;
 };
 
+struct io_rings;
+
 struct io_alloc_cache {
 	void **entries;
 	unsigned int nr_cached;
@@ -35788,6 +35381,10 @@ struct io_submit_state {
 	struct blk_plug plug;
 };
 
+struct io_ev_fd;
+
+struct io_sq_data;
+
 struct io_restriction {
 	long unsigned int register_op[1];
 	long unsigned int sqe_op[1];
@@ -35795,12 +35392,6 @@ struct io_restriction {
 	u8 sqe_flags_required;
 	bool registered;
 };
-
-struct io_rings;
-
-struct io_ev_fd;
-
-struct io_sq_data;
 
 struct io_wq_hash;
 
@@ -35878,6 +35469,7 @@ struct io_ring_ctx {
 		struct list_head timeout_list;
 		struct list_head ltimeout_list;
 		unsigned int cq_last_tm_flush;
+		long: 32;
 		long: 64;
 		long: 64;
 	};
@@ -35963,6 +35555,8 @@ struct io_cqe {
 	};
 };
 
+struct io_buffer;
+
 struct io_tw_state;
 
 typedef struct io_tw_state io_tw_token_t;
@@ -35974,14 +35568,12 @@ struct io_task_work {
 	io_req_tw_func_t func;
 };
 
+struct async_poll;
+
 struct io_big_cqe {
 	u64 extra1;
 	u64 extra2;
 };
-
-struct io_buffer;
-
-struct async_poll;
 
 struct io_kiocb {
 	union {
@@ -36028,7 +35620,8 @@ struct io_wq_hash {
 	struct wait_queue_head wait;
 };
 
-struct io_tw_state {};
+struct io_tw_state {
+};
 
 enum {
 	REQ_F_FIXED_FILE_BIT = 0,
@@ -36178,9 +35771,9 @@ struct cpuidle_state {
 	int (*enter_s2idle)(struct cpuidle_device *, struct cpuidle_driver *, int);
 };
 
-struct cpuidle_driver_kobj;
-
 struct cpuidle_state_kobj;
+
+struct cpuidle_driver_kobj;
 
 struct cpuidle_device_kobj;
 
@@ -36632,9 +36225,11 @@ struct trace_event_raw_contention_end {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_contention_begin {};
+struct trace_event_data_offsets_contention_begin {
+};
 
-struct trace_event_data_offsets_contention_end {};
+struct trace_event_data_offsets_contention_end {
+};
 
 typedef void (*btf_trace_contention_begin)(void *, void *, unsigned int);
 
@@ -37149,11 +36744,14 @@ struct trace_event_raw_irq_matrix_cpu {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_irq_matrix_global {};
+struct trace_event_data_offsets_irq_matrix_global {
+};
 
-struct trace_event_data_offsets_irq_matrix_global_update {};
+struct trace_event_data_offsets_irq_matrix_global_update {
+};
 
-struct trace_event_data_offsets_irq_matrix_cpu {};
+struct trace_event_data_offsets_irq_matrix_cpu {
+};
 
 typedef void (*btf_trace_irq_matrix_online)(void *, struct irq_matrix *);
 
@@ -37209,9 +36807,11 @@ struct trace_event_raw_rcu_stall_warning {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_rcu_utilization {};
+struct trace_event_data_offsets_rcu_utilization {
+};
 
-struct trace_event_data_offsets_rcu_stall_warning {};
+struct trace_event_data_offsets_rcu_stall_warning {
+};
 
 typedef void (*btf_trace_rcu_utilization)(void *, const char *);
 
@@ -37301,7 +36901,8 @@ enum {
 	GP_REPLAY = 4,
 };
 
-struct kcsan_scoped_access {};
+struct kcsan_scoped_access {
+};
 
 enum ftrace_dump_mode {
 	DUMP_NONE = 0,
@@ -37356,6 +36957,7 @@ struct rcu_node {
 	long: 64;
 	long: 64;
 	raw_spinlock_t fqslock;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -37380,9 +36982,9 @@ struct rcu_node {
 };
 
 struct sysrq_key_op {
-	void (* const handler)(u8);
-	const char * const help_msg;
-	const char * const action_msg;
+	void (*const handler)(u8);
+	const char *const help_msg;
+	const char *const action_msg;
 	const int enable_mask;
 };
 
@@ -37452,6 +37054,7 @@ struct rcu_data {
 	long unsigned int nocb_bypass_first;
 	long unsigned int nocb_nobypass_last;
 	int nocb_nobypass_count;
+	long: 32;
 	long: 64;
 	raw_spinlock_t nocb_gp_lock;
 	u8 nocb_gp_sleep;
@@ -37486,6 +37089,7 @@ struct rcu_data {
 	struct rcu_snap_record snap_record;
 	long int lazy_len;
 	int cpu;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -37544,6 +37148,7 @@ struct rcu_state {
 	long unsigned int n_force_qs_gpstart;
 	const char *name;
 	char abbr;
+	long: 56;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -37880,9 +37485,11 @@ struct trace_event_raw_sys_exit {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_sys_enter {};
+struct trace_event_data_offsets_sys_enter {
+};
 
-struct trace_event_data_offsets_sys_exit {};
+struct trace_event_data_offsets_sys_exit {
+};
 
 typedef void (*btf_trace_sys_enter)(void *, struct pt_regs *, long int);
 
@@ -38002,6 +37609,7 @@ struct old_timex32 {
 	s32 errcnt;
 	s32 stbcnt;
 	s32 tai;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -38106,27 +37714,38 @@ struct trace_event_raw_tick_stop {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_timer_class {};
+struct trace_event_data_offsets_timer_class {
+};
 
-struct trace_event_data_offsets_timer_start {};
+struct trace_event_data_offsets_timer_start {
+};
 
-struct trace_event_data_offsets_timer_expire_entry {};
+struct trace_event_data_offsets_timer_expire_entry {
+};
 
-struct trace_event_data_offsets_timer_base_idle {};
+struct trace_event_data_offsets_timer_base_idle {
+};
 
-struct trace_event_data_offsets_hrtimer_setup {};
+struct trace_event_data_offsets_hrtimer_setup {
+};
 
-struct trace_event_data_offsets_hrtimer_start {};
+struct trace_event_data_offsets_hrtimer_start {
+};
 
-struct trace_event_data_offsets_hrtimer_expire_entry {};
+struct trace_event_data_offsets_hrtimer_expire_entry {
+};
 
-struct trace_event_data_offsets_hrtimer_class {};
+struct trace_event_data_offsets_hrtimer_class {
+};
 
-struct trace_event_data_offsets_itimer_state {};
+struct trace_event_data_offsets_itimer_state {
+};
 
-struct trace_event_data_offsets_itimer_expire {};
+struct trace_event_data_offsets_itimer_expire {
+};
 
-struct trace_event_data_offsets_tick_stop {};
+struct trace_event_data_offsets_tick_stop {
+};
 
 typedef void (*btf_trace_timer_init)(void *, struct timer_list *);
 
@@ -38150,7 +37769,7 @@ typedef void (*btf_trace_hrtimer_expire_exit)(void *, struct hrtimer *);
 
 typedef void (*btf_trace_hrtimer_cancel)(void *, struct hrtimer *);
 
-typedef void (*btf_trace_itimer_state)(void *, int, const struct itimerspec64 * const, long long unsigned int);
+typedef void (*btf_trace_itimer_state)(void *, int, const struct itimerspec64 *const, long long unsigned int);
 
 typedef void (*btf_trace_itimer_expire)(void *, int, struct pid *, long long unsigned int);
 
@@ -38415,7 +38034,8 @@ struct trace_event_raw_alarm_class {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_alarm_class {};
+struct trace_event_data_offsets_alarm_class {
+};
 
 typedef void (*btf_trace_alarmtimer_fired)(void *, struct alarm *, ktime_t);
 
@@ -38639,21 +38259,29 @@ struct trace_event_raw_tmigr_handle_remote {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_tmigr_group_set {};
+struct trace_event_data_offsets_tmigr_group_set {
+};
 
-struct trace_event_data_offsets_tmigr_connect_child_parent {};
+struct trace_event_data_offsets_tmigr_connect_child_parent {
+};
 
-struct trace_event_data_offsets_tmigr_connect_cpu_parent {};
+struct trace_event_data_offsets_tmigr_connect_cpu_parent {
+};
 
-struct trace_event_data_offsets_tmigr_group_and_cpu {};
+struct trace_event_data_offsets_tmigr_group_and_cpu {
+};
 
-struct trace_event_data_offsets_tmigr_cpugroup {};
+struct trace_event_data_offsets_tmigr_cpugroup {
+};
 
-struct trace_event_data_offsets_tmigr_idle {};
+struct trace_event_data_offsets_tmigr_idle {
+};
 
-struct trace_event_data_offsets_tmigr_update_events {};
+struct trace_event_data_offsets_tmigr_update_events {
+};
 
-struct trace_event_data_offsets_tmigr_handle_remote {};
+struct trace_event_data_offsets_tmigr_handle_remote {
+};
 
 typedef void (*btf_trace_tmigr_group_set)(void *, struct tmigr_group *);
 
@@ -38702,7 +38330,8 @@ struct timens_offset {
 	u64 nsec;
 };
 
-struct arch_vdso_time_data {};
+struct arch_vdso_time_data {
+};
 
 struct vdso_timestamp {
 	u64 sec;
@@ -38789,6 +38418,7 @@ struct futex_private_hash {
 	struct callback_head rcu;
 	void *mm;
 	bool custom;
+	long: 56;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -38883,9 +38513,11 @@ struct trace_event_raw_csd_function {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_csd_queue_cpu {};
+struct trace_event_data_offsets_csd_queue_cpu {
+};
 
-struct trace_event_data_offsets_csd_function {};
+struct trace_event_data_offsets_csd_function {
+};
 
 typedef void (*btf_trace_csd_queue_cpu)(void *, const unsigned int, long unsigned int, smp_call_func_t, call_single_data_t *);
 
@@ -38932,7 +38564,7 @@ typedef void (*bpf_iter_show_fdinfo_t)(const struct bpf_iter_aux_info *, struct 
 
 typedef int (*bpf_iter_fill_link_info_t)(const struct bpf_iter_aux_info *, struct bpf_link_info *);
 
-typedef const struct bpf_func_proto * (*bpf_iter_get_func_proto_t)(enum bpf_func_id, const struct bpf_prog *);
+typedef const struct bpf_func_proto *(*bpf_iter_get_func_proto_t)(enum bpf_func_id, const struct bpf_prog *);
 
 enum bpf_iter_feature {
 	BPF_ITER_RESCHED = 1,
@@ -39274,7 +38906,8 @@ struct trace_event_data_offsets_cgroup_event {
 	const void *path_ptr_;
 };
 
-struct trace_event_data_offsets_cgroup_rstat {};
+struct trace_event_data_offsets_cgroup_rstat {
+};
 
 typedef void (*btf_trace_cgroup_setup_root)(void *, struct cgroup_root *);
 
@@ -39520,6 +39153,40 @@ struct cpuset_remove_tasks_struct {
 	struct cpuset *cs;
 };
 
+struct key_preparsed_payload;
+
+struct key_match_data;
+
+typedef int (*request_key_actor_t)(struct key *, void *);
+
+struct kernel_pkey_params;
+
+struct kernel_pkey_query;
+
+struct key_type {
+	const char *name;
+	size_t def_datalen;
+	unsigned int flags;
+	int (*vet_description)(const char *);
+	int (*preparse)(struct key_preparsed_payload *);
+	void (*free_preparse)(struct key_preparsed_payload *);
+	int (*instantiate)(struct key *, struct key_preparsed_payload *);
+	int (*update)(struct key *, struct key_preparsed_payload *);
+	int (*match_preparse)(struct key_match_data *);
+	void (*match_free)(struct key_match_data *);
+	void (*revoke)(struct key *);
+	void (*destroy)(struct key *);
+	void (*describe)(const struct key *, struct seq_file *);
+	long int (*read)(const struct key *, char *, size_t);
+	request_key_actor_t request_key;
+	struct key_restriction *(*lookup_restriction)(const char *);
+	int (*asym_query)(const struct kernel_pkey_params *, struct kernel_pkey_query *);
+	int (*asym_eds_op)(struct kernel_pkey_params *, const void *, void *);
+	int (*asym_verify_signature)(struct kernel_pkey_params *, const void *, const void *);
+	struct list_head link;
+	struct lock_class_key lock_class;
+};
+
 struct kernel_pkey_query {
 	__u32 supported_ops;
 	__u32 key_size;
@@ -39624,9 +39291,11 @@ struct lsm_prop_selinux {
 	u32 secid;
 };
 
-struct lsm_prop_smack {};
+struct lsm_prop_smack {
+};
 
-struct lsm_prop_apparmor {};
+struct lsm_prop_apparmor {
+};
 
 struct lsm_prop_bpf {
 	u32 secid;
@@ -39668,6 +39337,12 @@ struct audit_names {
 	bool should_free;
 };
 
+struct audit_aux_data;
+
+struct __kernel_sockaddr_storage;
+
+struct audit_tree_refs;
+
 struct mq_attr {
 	__kernel_long_t mq_flags;
 	__kernel_long_t mq_maxmsg;
@@ -39686,12 +39361,6 @@ struct audit_proctitle {
 	int len;
 	char *value;
 };
-
-struct audit_aux_data;
-
-struct __kernel_sockaddr_storage;
-
-struct audit_tree_refs;
 
 struct audit_context {
 	int dummy;
@@ -39991,7 +39660,7 @@ enum skb_drop_reason {
 	SKB_DROP_REASON_PSP_OUTPUT = 126,
 	SKB_DROP_REASON_RECURSION_LIMIT = 127,
 	SKB_DROP_REASON_MAX = 128,
-	SKB_DROP_REASON_SUBSYS_MASK = 4294901760,
+	SKB_DROP_REASON_SUBSYS_MASK = 4294901760ULL,
 };
 
 struct net_generic {
@@ -40001,7 +39670,8 @@ struct net_generic {
 			struct callback_head rcu;
 		} s;
 		struct {
-			struct {} __empty_ptr;
+			struct {
+			} __empty_ptr;
 			void *ptr[0];
 		};
 	};
@@ -40014,7 +39684,7 @@ struct pernet_operations {
 	void (*exit)(struct net *);
 	void (*exit_batch)(struct list_head *);
 	void (*exit_rtnl)(struct net *, struct list_head *);
-	unsigned int * const id;
+	unsigned int *const id;
 	const size_t size;
 };
 
@@ -40239,6 +39909,7 @@ struct kern_ipc_perm {
 	struct rhash_head khtnode;
 	struct callback_head rcu;
 	refcount_t refcount;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -40642,6 +40313,7 @@ struct rchan_buf {
 	size_t bytes_consumed;
 	size_t early_bytes;
 	unsigned int cpu;
+	long: 32;
 	long: 64;
 	long: 64;
 };
@@ -40666,7 +40338,7 @@ struct rchan {
 
 struct rchan_callbacks {
 	int (*subbuf_start)(struct rchan_buf *, void *, void *);
-	struct dentry * (*create_buf_file)(const char *, struct dentry *, umode_t, struct rchan_buf *, int *);
+	struct dentry *(*create_buf_file)(const char *, struct dentry *, umode_t, struct rchan_buf *, int *);
 	int (*remove_buf_file)(struct dentry *);
 };
 
@@ -41377,6 +41049,8 @@ enum ring_buffer_type {
 
 typedef bool (*ring_buffer_cond_fn)(void *);
 
+struct ring_buffer_per_cpu;
+
 struct rb_irq_work {
 	struct irq_work work;
 	wait_queue_head_t waiters;
@@ -41386,8 +41060,6 @@ struct rb_irq_work {
 	bool full_waiters_pending;
 	bool wakeup_full;
 };
-
-struct ring_buffer_per_cpu;
 
 struct ring_buffer_meta;
 
@@ -41573,7 +41245,7 @@ typedef int (*cmp_r_func_t)(const void *, const void *, const void *);
 
 typedef struct trace_buffer *class_ring_buffer_nest_t;
 
-typedef struct vfsmount * (*debugfs_automount_t)(struct dentry *, void *);
+typedef struct vfsmount *(*debugfs_automount_t)(struct dentry *, void *);
 
 struct partial_page {
 	unsigned int offset;
@@ -41872,8 +41544,8 @@ struct trace_mark {
 
 struct tracer_stat {
 	const char *name;
-	void * (*stat_start)(struct tracer_stat *);
-	void * (*stat_next)(void *, int);
+	void *(*stat_start)(struct tracer_stat *);
+	void *(*stat_next)(void *, int);
 	cmp_func_t stat_cmp;
 	int (*stat_show)(struct seq_file *, void *);
 	void (*stat_release)(void *);
@@ -41971,6 +41643,7 @@ struct sbitmap_word {
 	long: 64;
 	long unsigned int cleared;
 	raw_spinlock_t swap_lock;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -42006,6 +41679,36 @@ struct sbitmap_queue {
 	unsigned int min_shallow_depth;
 	atomic_t completion_cnt;
 	atomic_t wakeup_cnt;
+};
+
+struct blk_mq_hw_ctx;
+
+struct blk_mq_queue_data;
+
+enum blk_eh_timer_return {
+	BLK_EH_DONE = 0,
+	BLK_EH_RESET_TIMER = 1,
+};
+
+struct blk_mq_ops {
+	blk_status_t (*queue_rq)(struct blk_mq_hw_ctx *, const struct blk_mq_queue_data *);
+	void (*commit_rqs)(struct blk_mq_hw_ctx *);
+	void (*queue_rqs)(struct rq_list *);
+	int (*get_budget)(struct request_queue *);
+	void (*put_budget)(struct request_queue *, int);
+	void (*set_rq_budget_token)(struct request *, int);
+	int (*get_rq_budget_token)(struct request *);
+	enum blk_eh_timer_return (*timeout)(struct request *);
+	int (*poll)(struct blk_mq_hw_ctx *, struct io_comp_batch *);
+	void (*complete)(struct request *);
+	int (*init_hctx)(struct blk_mq_hw_ctx *, void *, unsigned int);
+	void (*exit_hctx)(struct blk_mq_hw_ctx *, unsigned int);
+	int (*init_request)(struct blk_mq_tag_set *, struct request *, unsigned int, unsigned int);
+	void (*exit_request)(struct blk_mq_tag_set *, struct request *, unsigned int);
+	void (*cleanup_rq)(struct request *);
+	bool (*busy)(struct request_queue *);
+	void (*map_queues)(struct blk_mq_tag_set *);
+	void (*show_rq)(struct seq_file *, struct request *);
 };
 
 typedef __u32 req_flags_t;
@@ -42274,7 +41977,7 @@ struct blk_user_trace_setup {
 struct compat_blk_user_trace_setup {
 	char name[32];
 	u16 act_mask;
-	int: 0;
+	long: 16;
 	u32 buf_size;
 	u32 buf_nr;
 	compat_u64 start_lba;
@@ -42545,7 +42248,7 @@ struct event_command {
 	void (*unreg)(char *, struct event_trigger_data *, struct trace_event_file *);
 	void (*unreg_all)(struct trace_event_file *);
 	int (*set_filter)(char *, struct event_trigger_data *, struct trace_event_file *);
-	const struct event_trigger_ops * (*get_trigger_ops)(char *, char *);
+	const struct event_trigger_ops *(*get_trigger_ops)(char *, char *);
 };
 
 struct enable_trigger_data {
@@ -42686,6 +42389,12 @@ struct bpf_local_storage_map {
 	bool bpf_ma;
 };
 
+struct bpf_verifier_stack_elem;
+
+struct bpf_verifier_state;
+
+struct bpf_insn_aux_data;
+
 struct bpf_verifier_log {
 	u64 start_pos;
 	u64 end_pos;
@@ -42754,18 +42463,87 @@ struct backtrack_state {
 	u64 stack_masks[8];
 };
 
+struct bpf_jmp_history_entry;
+
+enum bpf_dynptr_type {
+	BPF_DYNPTR_TYPE_INVALID = 0,
+	BPF_DYNPTR_TYPE_LOCAL = 1,
+	BPF_DYNPTR_TYPE_RINGBUF = 2,
+	BPF_DYNPTR_TYPE_SKB = 3,
+	BPF_DYNPTR_TYPE_XDP = 4,
+	BPF_DYNPTR_TYPE_SKB_META = 5,
+};
+
+enum bpf_iter_state {
+	BPF_ITER_STATE_INVALID = 0,
+	BPF_ITER_STATE_ACTIVE = 1,
+	BPF_ITER_STATE_DRAINED = 2,
+};
+
+struct tnum {
+	u64 value;
+	u64 mask;
+};
+
+struct bpf_reg_state {
+	enum bpf_reg_type type;
+	s32 off;
+	union {
+		int range;
+		struct {
+			struct bpf_map *map_ptr;
+			u32 map_uid;
+		};
+		struct {
+			struct btf *btf;
+			u32 btf_id;
+		};
+		struct {
+			u32 mem_size;
+			u32 dynptr_id;
+		};
+		struct {
+			enum bpf_dynptr_type type;
+			bool first_slot;
+		} dynptr;
+		struct {
+			struct btf *btf;
+			u32 btf_id;
+			enum bpf_iter_state state: 2;
+			int depth: 30;
+		} iter;
+		struct {
+			enum {
+				IRQ_NATIVE_KFUNC = 0,
+				IRQ_LOCK_KFUNC = 1,
+			} kfunc_class;
+		} irq;
+		struct {
+			long unsigned int raw1;
+			long unsigned int raw2;
+		} raw;
+		u32 subprogno;
+	};
+	struct tnum var_off;
+	s64 smin_value;
+	s64 smax_value;
+	u64 umin_value;
+	u64 umax_value;
+	s32 s32_min_value;
+	s32 s32_max_value;
+	u32 u32_min_value;
+	u32 u32_max_value;
+	u32 id;
+	u32 ref_obj_id;
+	u32 frameno;
+	s32 subreg_def;
+	bool precise;
+};
+
 struct bpf_scc_callchain {
 	u32 callsites[7];
 	u32 scc;
 };
-
-struct bpf_verifier_stack_elem;
-
-struct bpf_verifier_state;
-
-struct bpf_insn_aux_data;
-
-struct bpf_jmp_history_entry;
 
 struct bpf_liveness;
 
@@ -43099,7 +42877,8 @@ struct bpf_perf_event_data_kern {
 	struct perf_event *event;
 };
 
-struct rhash_lock_head {};
+struct rhash_lock_head {
+};
 
 struct bpf_local_storage_map_bucket {
 	struct hlist_head list;
@@ -43279,7 +43058,8 @@ struct trace_event_raw_error_report_template {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_error_report_template {};
+struct trace_event_data_offsets_error_report_template {
+};
 
 typedef void (*btf_trace_error_report_end)(void *, enum error_detector, long unsigned int);
 
@@ -43365,31 +43145,39 @@ struct trace_event_raw_guest_halt_poll_ns {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_cpu {};
+struct trace_event_data_offsets_cpu {
+};
 
-struct trace_event_data_offsets_cpu_idle_miss {};
+struct trace_event_data_offsets_cpu_idle_miss {
+};
 
-struct trace_event_data_offsets_pstate_sample {};
+struct trace_event_data_offsets_pstate_sample {
+};
 
-struct trace_event_data_offsets_cpu_frequency_limits {};
+struct trace_event_data_offsets_cpu_frequency_limits {
+};
 
-struct trace_event_data_offsets_suspend_resume {};
+struct trace_event_data_offsets_suspend_resume {
+};
 
 struct trace_event_data_offsets_wakeup_source {
 	u32 name;
 	const void *name_ptr_;
 };
 
-struct trace_event_data_offsets_cpu_latency_qos_request {};
+struct trace_event_data_offsets_cpu_latency_qos_request {
+};
 
-struct trace_event_data_offsets_pm_qos_update {};
+struct trace_event_data_offsets_pm_qos_update {
+};
 
 struct trace_event_data_offsets_dev_pm_qos_request {
 	u32 name;
 	const void *name_ptr_;
 };
 
-struct trace_event_data_offsets_guest_halt_poll_ns {};
+struct trace_event_data_offsets_guest_halt_poll_ns {
+};
 
 typedef void (*btf_trace_cpu_idle)(void *, unsigned int, unsigned int);
 
@@ -43835,6 +43623,7 @@ struct ptr_ring {
 	int consumer_head;
 	int consumer_tail;
 	spinlock_t consumer_lock;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -43852,6 +43641,8 @@ struct ptr_ring {
 	long: 64;
 };
 
+struct memory_provider_ops;
+
 struct page_pool_params_slow {
 	struct net_device *netdev;
 	unsigned int queue_idx;
@@ -43859,8 +43650,6 @@ struct page_pool_params_slow {
 	void (*init_callback)(netmem_ref, void *);
 	void *init_arg;
 };
-
-struct memory_provider_ops;
 
 struct page_pool {
 	struct page_pool_params_fast p;
@@ -43870,20 +43659,22 @@ struct page_pool {
 	bool dma_map: 1;
 	bool dma_sync: 1;
 	bool dma_sync_for_cpu: 1;
-	long: 0;
+	long: 60;
 	__u8 __cacheline_group_begin__frag[0];
 	long int frag_users;
 	netmem_ref frag_page;
 	unsigned int frag_offset;
-	long: 0;
+	long: 32;
 	__u8 __cacheline_group_end__frag[0];
 	long: 64;
-	struct {} __cacheline_group_pad__frag;
+	struct {
+	} __cacheline_group_pad__frag;
 	struct delayed_work release_dw;
 	void (*disconnect)(void *);
 	long unsigned int defer_start;
 	long unsigned int defer_warn;
 	u32 xdp_mem_id;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -43973,6 +43764,44 @@ struct xdp_buff {
 	};
 };
 
+enum xdp_rss_hash_type {
+	XDP_RSS_L3_IPV4 = 1,
+	XDP_RSS_L3_IPV6 = 2,
+	XDP_RSS_L3_DYNHDR = 4,
+	XDP_RSS_L4 = 8,
+	XDP_RSS_L4_TCP = 16,
+	XDP_RSS_L4_UDP = 32,
+	XDP_RSS_L4_SCTP = 64,
+	XDP_RSS_L4_IPSEC = 128,
+	XDP_RSS_L4_ICMP = 256,
+	XDP_RSS_TYPE_NONE = 0,
+	XDP_RSS_TYPE_L2 = 0,
+	XDP_RSS_TYPE_L3_IPV4 = 1,
+	XDP_RSS_TYPE_L3_IPV6 = 2,
+	XDP_RSS_TYPE_L3_IPV4_OPT = 5,
+	XDP_RSS_TYPE_L3_IPV6_EX = 6,
+	XDP_RSS_TYPE_L4_ANY = 8,
+	XDP_RSS_TYPE_L4_IPV4_TCP = 25,
+	XDP_RSS_TYPE_L4_IPV4_UDP = 41,
+	XDP_RSS_TYPE_L4_IPV4_SCTP = 73,
+	XDP_RSS_TYPE_L4_IPV4_IPSEC = 137,
+	XDP_RSS_TYPE_L4_IPV4_ICMP = 265,
+	XDP_RSS_TYPE_L4_IPV6_TCP = 26,
+	XDP_RSS_TYPE_L4_IPV6_UDP = 42,
+	XDP_RSS_TYPE_L4_IPV6_SCTP = 74,
+	XDP_RSS_TYPE_L4_IPV6_IPSEC = 138,
+	XDP_RSS_TYPE_L4_IPV6_ICMP = 266,
+	XDP_RSS_TYPE_L4_IPV6_TCP_EX = 30,
+	XDP_RSS_TYPE_L4_IPV6_UDP_EX = 46,
+	XDP_RSS_TYPE_L4_IPV6_SCTP_EX = 78,
+};
+
+struct xdp_metadata_ops {
+	int (*xmo_rx_timestamp)(const struct xdp_md *, u64 *);
+	int (*xmo_rx_hash)(const struct xdp_md *, u32 *, enum xdp_rss_hash_type *);
+	int (*xmo_rx_vlan_tag)(const struct xdp_md *, __be16 *, u16 *);
+};
+
 struct bpf_timed_may_goto {
 	u64 count;
 	u64 timestamp;
@@ -44016,15 +43845,6 @@ typedef u64 (*btf_bpf_user_rnd_u32)(void);
 
 typedef u64 (*btf_bpf_get_raw_cpu_id)(void);
 
-struct memory_provider_ops {
-	netmem_ref (*alloc_netmems)(struct page_pool *, gfp_t);
-	bool (*release_netmem)(struct page_pool *, netmem_ref);
-	int (*init)(struct page_pool *);
-	void (*destroy)(struct page_pool *);
-	int (*nl_fill)(void *, struct sk_buff *, struct netdev_rx_queue *);
-	void (*uninstall)(void *, struct netdev_rx_queue *);
-};
-
 struct xdp_mem_info {
 	u32 type;
 	u32 id;
@@ -44036,6 +43856,7 @@ struct xdp_rxq_info {
 	u32 reg_state;
 	struct xdp_mem_info mem;
 	u32 frag_size;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -44158,21 +43979,29 @@ struct trace_event_raw_bpf_xdp_link_attach_failed {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_xdp_exception {};
+struct trace_event_data_offsets_xdp_exception {
+};
 
-struct trace_event_data_offsets_xdp_bulk_tx {};
+struct trace_event_data_offsets_xdp_bulk_tx {
+};
 
-struct trace_event_data_offsets_xdp_redirect_template {};
+struct trace_event_data_offsets_xdp_redirect_template {
+};
 
-struct trace_event_data_offsets_xdp_cpumap_kthread {};
+struct trace_event_data_offsets_xdp_cpumap_kthread {
+};
 
-struct trace_event_data_offsets_xdp_cpumap_enqueue {};
+struct trace_event_data_offsets_xdp_cpumap_enqueue {
+};
 
-struct trace_event_data_offsets_xdp_devmap_xmit {};
+struct trace_event_data_offsets_xdp_devmap_xmit {
+};
 
-struct trace_event_data_offsets_mem_disconnect {};
+struct trace_event_data_offsets_mem_disconnect {
+};
 
-struct trace_event_data_offsets_mem_connect {};
+struct trace_event_data_offsets_mem_connect {
+};
 
 struct trace_event_data_offsets_bpf_xdp_link_attach_failed {
 	u32 msg;
@@ -44706,9 +44535,9 @@ struct bpf_verifier_stack_elem {
 
 typedef void (*bpf_insn_print_t)(void *, const char *, ...);
 
-typedef const char * (*bpf_insn_revmap_call_t)(void *, const struct bpf_insn *);
+typedef const char *(*bpf_insn_revmap_call_t)(void *, const struct bpf_insn *);
 
-typedef const char * (*bpf_insn_print_imm_t)(void *, const struct bpf_insn *, __u64);
+typedef const char *(*bpf_insn_print_imm_t)(void *, const struct bpf_insn *, __u64);
 
 struct bpf_insn_cbs {
 	bpf_insn_print_t cb_print;
@@ -45414,7 +45243,7 @@ struct bpf_iter_priv_data {
 	u64 session_id;
 	u64 seq_num;
 	bool done_stop;
-	long: 0;
+	long: 56;
 	u8 target_private[0];
 };
 
@@ -45647,6 +45476,7 @@ struct bpf_lru_list {
 	unsigned int counts[2];
 	struct list_head *next_inactive_rotation;
 	rqspinlock_t lock;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -45688,6 +45518,7 @@ struct bpf_lru {
 	unsigned int target_free;
 	unsigned int nr_scans;
 	bool percpu;
+	long: 24;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -45719,6 +45550,7 @@ struct bpf_htab {
 	u32 n_buckets;
 	u32 elem_size;
 	u32 hashrnd;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -45744,7 +45576,7 @@ struct htab_elem {
 		struct bpf_lru_node lru_node;
 	};
 	u32 hash;
-	long: 0;
+	long: 32;
 	char key[0];
 };
 
@@ -45855,7 +45687,7 @@ enum {
 };
 
 enum {
-	BPF_RINGBUF_BUSY_BIT = 2147483648,
+	BPF_RINGBUF_BUSY_BIT = 2147483648ULL,
 	BPF_RINGBUF_DISCARD_BIT = 1073741824,
 	BPF_RINGBUF_HDR_SZ = 8,
 };
@@ -45866,6 +45698,7 @@ struct bpf_ringbuf {
 	u64 mask;
 	struct page **pages;
 	int nr_pages;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -45873,6 +45706,7 @@ struct bpf_ringbuf {
 	long: 64;
 	long: 64;
 	rqspinlock_t spinlock;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -45881,6 +45715,7 @@ struct bpf_ringbuf {
 	long: 64;
 	long: 64;
 	atomic_t busy;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -47499,6 +47334,17 @@ struct bpf_shim_tramp_link {
 	struct bpf_trampoline *trampoline;
 };
 
+struct btf_header {
+	__u16 magic;
+	__u8 version;
+	__u8 flags;
+	__u32 hdr_len;
+	__u32 type_off;
+	__u32 type_len;
+	__u32 str_off;
+	__u32 str_len;
+};
+
 enum {
 	BTF_VAR_STATIC = 0,
 	BTF_VAR_GLOBAL_ALLOCATED = 1,
@@ -47678,6 +47524,39 @@ struct btf_struct_metas {
 	struct btf_struct_meta types[0];
 };
 
+struct btf_kfunc_set_tab;
+
+struct btf_id_dtor_kfunc_tab;
+
+struct btf_struct_ops_tab;
+
+struct btf {
+	void *data;
+	u8 init_private;
+	struct btf_type **types;
+	u32 *resolved_ids;
+	u32 *resolved_sizes;
+	const char *strings;
+	void *nohdr_data;
+	struct btf_header hdr;
+	u32 nr_types;
+	u32 types_size;
+	u32 data_size;
+	refcount_t refcnt;
+	u32 id;
+	struct callback_head rcu;
+	struct btf_kfunc_set_tab *kfunc_set_tab;
+	struct btf_id_dtor_kfunc_tab *dtor_kfunc_tab;
+	struct btf_struct_metas *struct_meta_tab;
+	struct btf_struct_ops_tab *struct_ops_tab;
+	struct btf *base_btf;
+	u32 start_id;
+	u32 start_str_off;
+	char name[56];
+	bool kernel_btf;
+	__u32 *base_id_map;
+};
+
 enum {
 	BTF_FIELDS_MAX = 11,
 };
@@ -47719,6 +47598,7 @@ struct inet_hashinfo {
 	unsigned int lhash2_mask;
 	struct inet_listen_hashbucket *lhash2;
 	bool pernet;
+	long: 56;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -47752,16 +47632,63 @@ struct inet_peer_base {
 	int total;
 };
 
+enum tcp_ca_event {
+	CA_EVENT_TX_START = 0,
+	CA_EVENT_CWND_RESTART = 1,
+	CA_EVENT_COMPLETE_CWR = 2,
+	CA_EVENT_LOSS = 3,
+	CA_EVENT_ECN_NO_CE = 4,
+	CA_EVENT_ECN_IS_CE = 5,
+};
+
+struct ack_sample;
+
+struct rate_sample;
+
+union tcp_cc_info;
+
+struct tcp_congestion_ops {
+	u32 (*ssthresh)(struct sock *);
+	void (*cong_avoid)(struct sock *, u32, u32);
+	void (*set_state)(struct sock *, u8);
+	void (*cwnd_event)(struct sock *, enum tcp_ca_event);
+	void (*in_ack_event)(struct sock *, u32);
+	void (*pkts_acked)(struct sock *, const struct ack_sample *);
+	u32 (*min_tso_segs)(struct sock *);
+	void (*cong_control)(struct sock *, u32, int, const struct rate_sample *);
+	u32 (*undo_cwnd)(struct sock *);
+	u32 (*sndbuf_expand)(struct sock *);
+	size_t (*get_info)(struct sock *, u32, int *, union tcp_cc_info *);
+	char name[16];
+	struct module *owner;
+	struct list_head list;
+	u32 key;
+	u32 flags;
+	void (*init)(struct sock *);
+	void (*release)(struct sock *);
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+};
+
 struct tcp_fastopen_context {
 	siphash_key_t key[2];
 	int num;
 	struct callback_head rcu;
 };
 
+struct fib6_node;
+
+struct dst_metrics;
+
 struct rt6key {
 	struct in6_addr addr;
 	int plen;
 };
+
+struct nexthop;
 
 struct rtable;
 
@@ -47795,12 +47722,6 @@ struct fib6_nh {
 	struct rt6_info **rt6i_pcpu;
 	struct rt6_exception_bucket *rt6i_exception_bucket;
 };
-
-struct fib6_node;
-
-struct dst_metrics;
-
-struct nexthop;
 
 struct fib6_info {
 	struct fib6_table *fib6_table;
@@ -48079,6 +48000,20 @@ struct xfrm_address_filter {
 	__u8 dplen;
 };
 
+struct nd_opt_hdr;
+
+struct ndisc_options;
+
+struct prefix_info;
+
+struct ndisc_ops {
+	int (*parse_options)(const struct net_device *, struct nd_opt_hdr *, struct ndisc_options *);
+	void (*update)(const struct net_device *, struct neighbour *, u32, u8, const struct ndisc_options *);
+	int (*opt_addr_space)(const struct net_device *, u8, struct neighbour *, u8 *, u8 **);
+	void (*fill_addr_option)(const struct net_device *, struct sk_buff *, u8, const u8 *);
+	void (*prefix_rcv_add_addr)(struct net *, struct net_device *, const struct prefix_info *, struct inet6_dev *, struct in6_addr *, int, u32, bool, bool, __u32, u32, bool);
+};
+
 struct bpf_sock_addr_kern {
 	struct sock *sk;
 	struct sockaddr *uaddr;
@@ -48171,13 +48106,13 @@ struct xfrm_dev_offload {
 	u8 flags: 2;
 };
 
+struct xfrm_type;
+
 struct xfrm_mode {
 	u8 encap;
 	u8 family;
 	u8 flags;
 };
-
-struct xfrm_type;
 
 struct xfrm_type_offload;
 
@@ -48352,6 +48287,8 @@ struct sock_reuseport {
 	struct sock *socks[0];
 };
 
+struct sk_msg;
+
 struct sk_psock_progs {
 	struct bpf_prog *msg_parser;
 	struct bpf_prog *stream_parser;
@@ -48405,8 +48342,6 @@ struct sk_psock_work_state {
 	u32 len;
 	u32 off;
 };
-
-struct sk_msg;
 
 struct sk_psock {
 	struct sock *sk;
@@ -48506,26 +48441,6 @@ struct ndisc_options {
 	struct nd_opt_hdr *nd_opts_ri_end;
 	struct nd_opt_hdr *nd_useropts;
 	struct nd_opt_hdr *nd_useropts_end;
-};
-
-struct prefix_info {
-	__u8 type;
-	__u8 length;
-	__u8 prefix_len;
-	union {
-		__u8 flags;
-		struct {
-			__u8 reserved: 4;
-			__u8 preferpd: 1;
-			__u8 routeraddr: 1;
-			__u8 autoconf: 1;
-			__u8 onlink: 1;
-		};
-	};
-	__be32 valid;
-	__be32 prefered;
-	__be32 reserved2;
-	struct in6_addr prefix;
 };
 
 struct inet_ehash_bucket {
@@ -48633,16 +48548,6 @@ struct nf_hook_state;
 struct bpf_nf_ctx {
 	const struct nf_hook_state *state;
 	struct sk_buff *skb;
-};
-
-struct nf_hook_state {
-	u8 hook;
-	u8 pf;
-	struct net_device *in;
-	struct net_device *out;
-	struct sock *sk;
-	struct net *net;
-	int (*okfn)(struct net *, struct sock *, struct sk_buff *);
 };
 
 struct bpf_core_cand {
@@ -49200,7 +49105,7 @@ enum netdev_priv_flags {
 	IFF_FAILOVER_SLAVE = 268435456,
 	IFF_L3MDEV_RX_HANDLER = 536870912,
 	IFF_NO_ADDRCONF = 1073741824,
-	IFF_TX_SKB_NO_LINEAR = 2147483648,
+	IFF_TX_SKB_NO_LINEAR = 2147483648ULL,
 };
 
 struct xdp_dev_bulk_queue {
@@ -49328,6 +49233,7 @@ struct udp_hslot {
 struct udp_hslot_main {
 	struct udp_hslot hslot;
 	u32 hash4_cnt;
+	long: 32;
 	long: 64;
 };
 
@@ -49814,7 +49720,7 @@ typedef u64 (*btf_bpf_ima_file_hash)(struct file *, void *, u32);
 typedef u64 (*btf_bpf_get_attach_cookie)(void *);
 
 struct bpf_crypto_type {
-	void * (*alloc_tfm)(const char *);
+	void *(*alloc_tfm)(const char *);
 	void (*free_tfm)(void *);
 	int (*has_algo)(const char *);
 	int (*setkey)(void *, const u8 *, unsigned int);
@@ -49942,6 +49848,10 @@ struct btf_name_info {
 	__u32 id;
 };
 
+struct kmem_cache_cpu;
+
+struct slub_percpu_sheaves;
+
 struct reciprocal_value {
 	u32 m;
 	u8 sh1;
@@ -49951,10 +49861,6 @@ struct reciprocal_value {
 struct kmem_cache_order_objects {
 	unsigned int x;
 };
-
-struct kmem_cache_cpu;
-
-struct slub_percpu_sheaves;
 
 struct kmem_cache_node;
 
@@ -50038,8 +49944,8 @@ struct dma_fence {
 };
 
 struct dma_fence_ops {
-	const char * (*get_driver_name)(struct dma_fence *);
-	const char * (*get_timeline_name)(struct dma_fence *);
+	const char *(*get_driver_name)(struct dma_fence *);
+	const char *(*get_timeline_name)(struct dma_fence *);
 	bool (*enable_signaling)(struct dma_fence *);
 	bool (*signaled)(struct dma_fence *);
 	long int (*wait)(struct dma_fence *, bool, long int);
@@ -50065,7 +49971,7 @@ struct dma_buf_ops {
 	void (*detach)(struct dma_buf *, struct dma_buf_attachment *);
 	int (*pin)(struct dma_buf_attachment *);
 	void (*unpin)(struct dma_buf_attachment *);
-	struct sg_table * (*map_dma_buf)(struct dma_buf_attachment *, enum dma_data_direction);
+	struct sg_table *(*map_dma_buf)(struct dma_buf_attachment *, enum dma_data_direction);
 	void (*unmap_dma_buf)(struct dma_buf_attachment *, struct sg_table *, enum dma_data_direction);
 	void (*release)(struct dma_buf *);
 	int (*begin_cpu_access)(struct dma_buf *, enum dma_data_direction);
@@ -50075,13 +49981,13 @@ struct dma_buf_ops {
 	void (*vunmap)(struct dma_buf *, struct iosys_map *);
 };
 
+struct dma_resv;
+
 struct dma_buf_poll_cb_t {
 	struct dma_fence_cb cb;
 	wait_queue_head_t *poll;
 	__poll_t active;
 };
-
-struct dma_resv;
 
 struct dma_buf {
 	size_t size;
@@ -50623,16 +50529,16 @@ struct padata_priv {
 	void (*serial)(struct padata_priv *);
 };
 
-struct padata_cpumask {
-	cpumask_var_t pcpu;
-	cpumask_var_t cbcpu;
-};
-
 struct padata_shell;
 
 struct padata_list;
 
 struct padata_serial_queue;
+
+struct padata_cpumask {
+	cpumask_var_t pcpu;
+	cpumask_var_t cbcpu;
+};
 
 struct parallel_data {
 	struct padata_shell *ps;
@@ -50755,9 +50661,11 @@ struct trace_event_raw_rseq_ip_fixup {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_rseq_update {};
+struct trace_event_data_offsets_rseq_update {
+};
 
-struct trace_event_data_offsets_rseq_ip_fixup {};
+struct trace_event_data_offsets_rseq_ip_fixup {
+};
 
 typedef void (*btf_trace_rseq_update)(void *, struct task_struct *);
 
@@ -50884,15 +50792,20 @@ struct trace_event_raw_file_check_and_advance_wb_err {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_mm_filemap_op_page_cache {};
+struct trace_event_data_offsets_mm_filemap_op_page_cache {
+};
 
-struct trace_event_data_offsets_mm_filemap_op_page_cache_range {};
+struct trace_event_data_offsets_mm_filemap_op_page_cache_range {
+};
 
-struct trace_event_data_offsets_mm_filemap_fault {};
+struct trace_event_data_offsets_mm_filemap_fault {
+};
 
-struct trace_event_data_offsets_filemap_set_wb_err {};
+struct trace_event_data_offsets_filemap_set_wb_err {
+};
 
-struct trace_event_data_offsets_file_check_and_advance_wb_err {};
+struct trace_event_data_offsets_file_check_and_advance_wb_err {
+};
 
 typedef void (*btf_trace_mm_filemap_delete_from_page_cache)(void *, struct folio *);
 
@@ -51003,24 +50916,31 @@ struct trace_event_raw_compact_retry {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_oom_score_adj_update {};
+struct trace_event_data_offsets_oom_score_adj_update {
+};
 
-struct trace_event_data_offsets_reclaim_retry_zone {};
+struct trace_event_data_offsets_reclaim_retry_zone {
+};
 
 struct trace_event_data_offsets_mark_victim {
 	u32 comm;
 	const void *comm_ptr_;
 };
 
-struct trace_event_data_offsets_wake_reaper {};
+struct trace_event_data_offsets_wake_reaper {
+};
 
-struct trace_event_data_offsets_start_task_reaping {};
+struct trace_event_data_offsets_start_task_reaping {
+};
 
-struct trace_event_data_offsets_finish_task_reaping {};
+struct trace_event_data_offsets_finish_task_reaping {
+};
 
-struct trace_event_data_offsets_skip_task_reaping {};
+struct trace_event_data_offsets_skip_task_reaping {
+};
 
-struct trace_event_data_offsets_compact_retry {};
+struct trace_event_data_offsets_compact_retry {
+};
 
 typedef void (*btf_trace_oom_score_adj_update)(void *, struct task_struct *);
 
@@ -51115,11 +51035,14 @@ struct trace_event_raw_page_cache_ra_op {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_page_cache_ra_unbounded {};
+struct trace_event_data_offsets_page_cache_ra_unbounded {
+};
 
-struct trace_event_data_offsets_page_cache_ra_order {};
+struct trace_event_data_offsets_page_cache_ra_order {
+};
 
-struct trace_event_data_offsets_page_cache_ra_op {};
+struct trace_event_data_offsets_page_cache_ra_op {
+};
 
 typedef void (*btf_trace_page_cache_ra_unbounded)(void *, struct inode *, long unsigned int, long unsigned int, long unsigned int);
 
@@ -51148,9 +51071,11 @@ struct trace_event_raw_mm_lru_activate {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_mm_lru_insertion {};
+struct trace_event_data_offsets_mm_lru_insertion {
+};
 
-struct trace_event_data_offsets_mm_lru_activate {};
+struct trace_event_data_offsets_mm_lru_activate {
+};
 
 typedef void (*btf_trace_mm_lru_insertion)(void *, struct folio *);
 
@@ -51394,33 +51319,47 @@ struct trace_event_raw_mm_vmscan_throttled {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_mm_vmscan_kswapd_sleep {};
+struct trace_event_data_offsets_mm_vmscan_kswapd_sleep {
+};
 
-struct trace_event_data_offsets_mm_vmscan_kswapd_wake {};
+struct trace_event_data_offsets_mm_vmscan_kswapd_wake {
+};
 
-struct trace_event_data_offsets_mm_vmscan_wakeup_kswapd {};
+struct trace_event_data_offsets_mm_vmscan_wakeup_kswapd {
+};
 
-struct trace_event_data_offsets_mm_vmscan_direct_reclaim_begin_template {};
+struct trace_event_data_offsets_mm_vmscan_direct_reclaim_begin_template {
+};
 
-struct trace_event_data_offsets_mm_vmscan_direct_reclaim_end_template {};
+struct trace_event_data_offsets_mm_vmscan_direct_reclaim_end_template {
+};
 
-struct trace_event_data_offsets_mm_shrink_slab_start {};
+struct trace_event_data_offsets_mm_shrink_slab_start {
+};
 
-struct trace_event_data_offsets_mm_shrink_slab_end {};
+struct trace_event_data_offsets_mm_shrink_slab_end {
+};
 
-struct trace_event_data_offsets_mm_vmscan_lru_isolate {};
+struct trace_event_data_offsets_mm_vmscan_lru_isolate {
+};
 
-struct trace_event_data_offsets_mm_vmscan_write_folio {};
+struct trace_event_data_offsets_mm_vmscan_write_folio {
+};
 
-struct trace_event_data_offsets_mm_vmscan_reclaim_pages {};
+struct trace_event_data_offsets_mm_vmscan_reclaim_pages {
+};
 
-struct trace_event_data_offsets_mm_vmscan_lru_shrink_inactive {};
+struct trace_event_data_offsets_mm_vmscan_lru_shrink_inactive {
+};
 
-struct trace_event_data_offsets_mm_vmscan_lru_shrink_active {};
+struct trace_event_data_offsets_mm_vmscan_lru_shrink_active {
+};
 
-struct trace_event_data_offsets_mm_vmscan_node_reclaim_begin {};
+struct trace_event_data_offsets_mm_vmscan_node_reclaim_begin {
+};
 
-struct trace_event_data_offsets_mm_vmscan_throttled {};
+struct trace_event_data_offsets_mm_vmscan_throttled {
+};
 
 typedef void (*btf_trace_mm_vmscan_kswapd_sleep)(void *, int);
 
@@ -51536,6 +51475,27 @@ enum {
 	_DQUOT_LIMITS_ENABLED = 1,
 	_DQUOT_SUSPENDED = 2,
 	_DQUOT_STATE_FLAGS = 3,
+};
+
+struct fid;
+
+struct iomap;
+
+struct handle_to_path_ctx;
+
+struct export_operations {
+	int (*encode_fh)(struct inode *, __u32 *, int *, struct inode *);
+	struct dentry *(*fh_to_dentry)(struct super_block *, struct fid *, int, int);
+	struct dentry *(*fh_to_parent)(struct super_block *, struct fid *, int, int);
+	int (*get_name)(struct dentry *, char *, struct dentry *);
+	struct dentry *(*get_parent)(struct dentry *);
+	int (*commit_metadata)(struct inode *);
+	int (*get_uuid)(struct super_block *, u8 *, u32 *, u64 *);
+	int (*map_blocks)(struct inode *, loff_t, u64, struct iomap *, bool, u32 *);
+	int (*commit_blocks)(struct inode *, struct iomap *, int, struct iattr *);
+	int (*permission)(struct handle_to_path_ctx *, unsigned int);
+	struct file *(*open)(const struct path *, unsigned int);
+	long unsigned int flags;
 };
 
 struct file_kattr {
@@ -51715,7 +51675,8 @@ struct fid {
 			u32 parent_generation;
 		} udf;
 		struct {
-			struct {} __empty_raw;
+			struct {
+			} __empty_raw;
 			__u32 raw[0];
 		};
 	};
@@ -51920,15 +51881,20 @@ struct trace_event_raw_percpu_destroy_chunk {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_percpu_alloc_percpu {};
+struct trace_event_data_offsets_percpu_alloc_percpu {
+};
 
-struct trace_event_data_offsets_percpu_free_percpu {};
+struct trace_event_data_offsets_percpu_free_percpu {
+};
 
-struct trace_event_data_offsets_percpu_alloc_percpu_fail {};
+struct trace_event_data_offsets_percpu_alloc_percpu_fail {
+};
 
-struct trace_event_data_offsets_percpu_create_chunk {};
+struct trace_event_data_offsets_percpu_create_chunk {
+};
 
-struct trace_event_data_offsets_percpu_destroy_chunk {};
+struct trace_event_data_offsets_percpu_destroy_chunk {
+};
 
 typedef void (*btf_trace_percpu_alloc_percpu)(void *, long unsigned int, bool, bool, size_t, size_t, void *, int, void *, size_t, gfp_t);
 
@@ -52226,26 +52192,34 @@ struct trace_event_data_offsets_kmem_cache_alloc {
 	const void *name_ptr_;
 };
 
-struct trace_event_data_offsets_kmalloc {};
+struct trace_event_data_offsets_kmalloc {
+};
 
-struct trace_event_data_offsets_kfree {};
+struct trace_event_data_offsets_kfree {
+};
 
 struct trace_event_data_offsets_kmem_cache_free {
 	u32 name;
 	const void *name_ptr_;
 };
 
-struct trace_event_data_offsets_mm_page_free {};
+struct trace_event_data_offsets_mm_page_free {
+};
 
-struct trace_event_data_offsets_mm_page_free_batched {};
+struct trace_event_data_offsets_mm_page_free_batched {
+};
 
-struct trace_event_data_offsets_mm_page_alloc {};
+struct trace_event_data_offsets_mm_page_alloc {
+};
 
-struct trace_event_data_offsets_mm_page {};
+struct trace_event_data_offsets_mm_page {
+};
 
-struct trace_event_data_offsets_mm_page_pcpu_drain {};
+struct trace_event_data_offsets_mm_page_pcpu_drain {
+};
 
-struct trace_event_data_offsets_mm_page_alloc_extfrag {};
+struct trace_event_data_offsets_mm_page_alloc_extfrag {
+};
 
 struct trace_event_data_offsets_mm_setup_per_zone_wmarks {
 	u32 name;
@@ -52259,9 +52233,11 @@ struct trace_event_data_offsets_mm_setup_per_zone_lowmem_reserve {
 	const void *upper_name_ptr_;
 };
 
-struct trace_event_data_offsets_mm_calculate_totalreserve_pages {};
+struct trace_event_data_offsets_mm_calculate_totalreserve_pages {
+};
 
-struct trace_event_data_offsets_rss_stat {};
+struct trace_event_data_offsets_rss_stat {
+};
 
 typedef void (*btf_trace_kmem_cache_alloc)(void *, long unsigned int, const void *, struct kmem_cache *, gfp_t, int);
 
@@ -52425,23 +52401,32 @@ struct trace_event_raw_kcompactd_wake_template {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_mm_compaction_isolate_template {};
+struct trace_event_data_offsets_mm_compaction_isolate_template {
+};
 
-struct trace_event_data_offsets_mm_compaction_migratepages {};
+struct trace_event_data_offsets_mm_compaction_migratepages {
+};
 
-struct trace_event_data_offsets_mm_compaction_begin {};
+struct trace_event_data_offsets_mm_compaction_begin {
+};
 
-struct trace_event_data_offsets_mm_compaction_end {};
+struct trace_event_data_offsets_mm_compaction_end {
+};
 
-struct trace_event_data_offsets_mm_compaction_try_to_compact_pages {};
+struct trace_event_data_offsets_mm_compaction_try_to_compact_pages {
+};
 
-struct trace_event_data_offsets_mm_compaction_suitable_template {};
+struct trace_event_data_offsets_mm_compaction_suitable_template {
+};
 
-struct trace_event_data_offsets_mm_compaction_defer_template {};
+struct trace_event_data_offsets_mm_compaction_defer_template {
+};
 
-struct trace_event_data_offsets_mm_compaction_kcompactd_sleep {};
+struct trace_event_data_offsets_mm_compaction_kcompactd_sleep {
+};
 
-struct trace_event_data_offsets_kcompactd_wake_template {};
+struct trace_event_data_offsets_kcompactd_wake_template {
+};
 
 typedef void (*btf_trace_mm_compaction_isolate_migratepages)(void *, long unsigned int, long unsigned int, long unsigned int, long unsigned int);
 
@@ -52540,9 +52525,11 @@ struct trace_event_raw_mmap_lock_acquire_returned {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_mmap_lock {};
+struct trace_event_data_offsets_mmap_lock {
+};
 
-struct trace_event_data_offsets_mmap_lock_acquire_returned {};
+struct trace_event_data_offsets_mmap_lock_acquire_returned {
+};
 
 typedef void (*btf_trace_mmap_lock_start_locking)(void *, struct mm_struct *, bool);
 
@@ -52650,9 +52637,11 @@ struct trace_event_raw_exit_mmap {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_vm_unmapped_area {};
+struct trace_event_data_offsets_vm_unmapped_area {
+};
 
-struct trace_event_data_offsets_exit_mmap {};
+struct trace_event_data_offsets_exit_mmap {
+};
 
 typedef void (*btf_trace_vm_unmapped_area)(void *, long unsigned int, struct vm_unmapped_area_info *);
 
@@ -52719,7 +52708,7 @@ struct rmap_walk_control {
 	bool contended;
 	bool (*rmap_one)(struct folio *, struct vm_area_struct *, long unsigned int, void *);
 	int (*done)(struct folio *);
-	struct anon_vma * (*anon_lock)(const struct folio *, struct rmap_walk_control *);
+	struct anon_vma *(*anon_lock)(const struct folio *, struct rmap_walk_control *);
 	bool (*invalid_vma)(struct vm_area_struct *, void *);
 };
 
@@ -52762,11 +52751,14 @@ struct trace_event_raw_migration_pte {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_mm_migrate_pages {};
+struct trace_event_data_offsets_mm_migrate_pages {
+};
 
-struct trace_event_data_offsets_mm_migrate_pages_start {};
+struct trace_event_data_offsets_mm_migrate_pages_start {
+};
 
-struct trace_event_data_offsets_migration_pte {};
+struct trace_event_data_offsets_migration_pte {
+};
 
 typedef void (*btf_trace_mm_migrate_pages)(void *, long unsigned int, long unsigned int, long unsigned int, long unsigned int, long unsigned int, long unsigned int, enum migrate_mode, int);
 
@@ -52831,11 +52823,14 @@ struct trace_event_raw_free_vmap_area_noflush {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_alloc_vmap_area {};
+struct trace_event_data_offsets_alloc_vmap_area {
+};
 
-struct trace_event_data_offsets_purge_vmap_area_lazy {};
+struct trace_event_data_offsets_purge_vmap_area_lazy {
+};
 
-struct trace_event_data_offsets_free_vmap_area_noflush {};
+struct trace_event_data_offsets_free_vmap_area_noflush {
+};
 
 typedef void (*btf_trace_alloc_vmap_area)(void *, long unsigned int, long unsigned int, long unsigned int, long unsigned int, long unsigned int, int);
 
@@ -53137,6 +53132,7 @@ struct kmem_cache_cpu {
 	struct slab *slab;
 	struct slab *partial;
 	local_trylock_t lock;
+	long: 56;
 	long: 64;
 };
 
@@ -53465,23 +53461,6 @@ struct crypto_alg {
 	struct module *cra_module;
 };
 
-struct crypto_instance;
-
-struct crypto_type {
-	unsigned int (*ctxsize)(struct crypto_alg *, u32, u32);
-	unsigned int (*extsize)(struct crypto_alg *);
-	int (*init_tfm)(struct crypto_tfm *);
-	void (*show)(struct seq_file *, struct crypto_alg *);
-	int (*report)(struct sk_buff *, struct crypto_alg *);
-	void (*free)(struct crypto_instance *);
-	void (*destroy)(struct crypto_alg *);
-	unsigned int type;
-	unsigned int maskclear;
-	unsigned int maskset;
-	unsigned int tfmsize;
-	unsigned int algsize;
-};
-
 struct crypto_wait {
 	struct completion completion;
 	int err;
@@ -53599,7 +53578,7 @@ enum string_size_units {
 	STRING_UNITS_2 = 1,
 	STRING_UNITS_MASK = 1,
 	STRING_UNITS_NO_SPACE = 1073741824,
-	STRING_UNITS_NO_BYTES = 2147483648,
+	STRING_UNITS_NO_BYTES = 2147483648ULL,
 };
 
 struct resv_map {
@@ -53838,19 +53817,26 @@ struct trace_event_raw_ksm_advisor {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_ksm_scan_template {};
+struct trace_event_data_offsets_ksm_scan_template {
+};
 
-struct trace_event_data_offsets_ksm_enter_exit_template {};
+struct trace_event_data_offsets_ksm_enter_exit_template {
+};
 
-struct trace_event_data_offsets_ksm_merge_one_page {};
+struct trace_event_data_offsets_ksm_merge_one_page {
+};
 
-struct trace_event_data_offsets_ksm_merge_with_ksm_page {};
+struct trace_event_data_offsets_ksm_merge_with_ksm_page {
+};
 
-struct trace_event_data_offsets_ksm_remove_ksm_page {};
+struct trace_event_data_offsets_ksm_remove_ksm_page {
+};
 
-struct trace_event_data_offsets_ksm_remove_rmap_item {};
+struct trace_event_data_offsets_ksm_remove_rmap_item {
+};
 
-struct trace_event_data_offsets_ksm_advisor {};
+struct trace_event_data_offsets_ksm_advisor {
+};
 
 typedef void (*btf_trace_ksm_start_scan)(void *, int, u32);
 
@@ -54078,7 +54064,8 @@ struct trace_event_raw_migration_pmd {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_migration_pmd {};
+struct trace_event_data_offsets_migration_pmd {
+};
 
 typedef void (*btf_trace_set_migration_pmd)(void *, long unsigned int, long unsigned int);
 
@@ -54187,13 +54174,17 @@ struct trace_event_raw_mm_khugepaged_collapse_file {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_mm_khugepaged_scan_pmd {};
+struct trace_event_data_offsets_mm_khugepaged_scan_pmd {
+};
 
-struct trace_event_data_offsets_mm_collapse_huge_page {};
+struct trace_event_data_offsets_mm_collapse_huge_page {
+};
 
-struct trace_event_data_offsets_mm_collapse_huge_page_isolate {};
+struct trace_event_data_offsets_mm_collapse_huge_page_isolate {
+};
 
-struct trace_event_data_offsets_mm_collapse_huge_page_swapin {};
+struct trace_event_data_offsets_mm_collapse_huge_page_swapin {
+};
 
 struct trace_event_data_offsets_mm_khugepaged_scan_file {
 	u32 filename;
@@ -54355,11 +54346,14 @@ struct trace_event_raw_memcg_flush_stats {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_memcg_rstat_stats {};
+struct trace_event_data_offsets_memcg_rstat_stats {
+};
 
-struct trace_event_data_offsets_memcg_rstat_events {};
+struct trace_event_data_offsets_memcg_rstat_events {
+};
 
-struct trace_event_data_offsets_memcg_flush_stats {};
+struct trace_event_data_offsets_memcg_flush_stats {
+};
 
 typedef void (*btf_trace_mod_memcg_state)(void *, struct mem_cgroup *, int, int);
 
@@ -54460,7 +54454,8 @@ struct trace_event_raw_test_pages_isolated {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_test_pages_isolated {};
+struct trace_event_data_offsets_test_pages_isolated {
+};
 
 typedef void (*btf_trace_test_pages_isolated)(void *, long unsigned int, long unsigned int, long unsigned int);
 
@@ -54857,13 +54852,17 @@ struct trace_event_raw_damon_aggregated {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_damos_esz {};
+struct trace_event_data_offsets_damos_esz {
+};
 
-struct trace_event_data_offsets_damos_before_apply {};
+struct trace_event_data_offsets_damos_before_apply {
+};
 
-struct trace_event_data_offsets_damon_monitor_intervals_tune {};
+struct trace_event_data_offsets_damon_monitor_intervals_tune {
+};
 
-struct trace_event_data_offsets_damon_aggregated {};
+struct trace_event_data_offsets_damon_aggregated {
+};
 
 typedef void (*btf_trace_damos_esz)(void *, unsigned int, unsigned int, long unsigned int);
 
@@ -55218,6 +55217,10 @@ struct file_lock_core {
 	struct file *flc_file;
 };
 
+struct file_lock_operations;
+
+struct lock_manager_operations;
+
 struct nlm_lockowner;
 
 struct nfs_lock_info {
@@ -55231,10 +55234,6 @@ struct nfs4_lock_state;
 struct nfs4_lock_info {
 	struct nfs4_lock_state *owner;
 };
-
-struct file_lock_operations;
-
-struct lock_manager_operations;
 
 struct file_lock {
 	struct file_lock_core c;
@@ -55329,28 +55328,24 @@ struct backing_file {
 	void *security;
 };
 
-struct fscrypt_policy_v1 {
-	__u8 version;
-	__u8 contents_encryption_mode;
-	__u8 filenames_encryption_mode;
-	__u8 flags;
-	__u8 master_key_descriptor[8];
-};
+typedef __kernel_long_t __kernel_ptrdiff_t;
 
-struct fscrypt_policy_v2 {
-	__u8 version;
-	__u8 contents_encryption_mode;
-	__u8 filenames_encryption_mode;
-	__u8 flags;
-	__u8 log2_data_unit_size;
-	__u8 __reserved[3];
-	__u8 master_key_identifier[16];
-};
+typedef __kernel_ptrdiff_t ptrdiff_t;
 
-union fscrypt_policy {
-	u8 version;
-	struct fscrypt_policy_v1 v1;
-	struct fscrypt_policy_v2 v2;
+union fscrypt_policy;
+
+struct fscrypt_operations {
+	ptrdiff_t inode_info_offs;
+	unsigned int needs_bounce_pages: 1;
+	unsigned int has_32bit_inodes: 1;
+	unsigned int supports_subblock_data_units: 1;
+	const char *legacy_key_prefix;
+	int (*get_context)(struct inode *, void *, size_t);
+	int (*set_context)(struct inode *, const void *, size_t, void *);
+	const union fscrypt_policy *(*get_dummy_policy)(struct super_block *);
+	bool (*empty_dir)(struct inode *);
+	bool (*has_stable_inodes)(struct super_block *);
+	unsigned int (*get_devices)(struct super_block *, struct block_device **);
 };
 
 enum super_iter_flags_t {
@@ -55581,7 +55576,7 @@ enum mount_flags {
 struct user_arg_ptr {
 	bool is_compat;
 	union {
-		const char * const *native;
+		const char *const *native;
 		const compat_uptr_t *compat;
 	} ptr;
 };
@@ -55593,6 +55588,8 @@ union pipe_index {
 		pipe_index_t tail;
 	};
 };
+
+struct saved;
 
 struct saved {
 	struct path link;
@@ -56010,11 +56007,14 @@ struct trace_event_raw_fill_mg_cmtime {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_ctime {};
+struct trace_event_data_offsets_ctime {
+};
 
-struct trace_event_data_offsets_ctime_ns_xchg {};
+struct trace_event_data_offsets_ctime_ns_xchg {
+};
 
-struct trace_event_data_offsets_fill_mg_cmtime {};
+struct trace_event_data_offsets_fill_mg_cmtime {
+};
 
 typedef void (*btf_trace_inode_set_ctime_to_ts)(void *, struct inode *, struct timespec64 *);
 
@@ -56023,12 +56023,6 @@ typedef void (*btf_trace_ctime_xchg_skip)(void *, struct inode *, struct timespe
 typedef void (*btf_trace_ctime_ns_xchg)(void *, struct inode *, u32, u32, u32);
 
 typedef void (*btf_trace_fill_mg_cmtime)(void *, struct inode *, struct timespec64 *, struct timespec64 *);
-
-struct mnt_idmap {
-	struct uid_gid_map uid_map;
-	struct uid_gid_map gid_map;
-	refcount_t count;
-};
 
 struct mount_attr {
 	__u64 attr_set;
@@ -56186,7 +56180,7 @@ struct simple_transaction_argresp {
 };
 
 struct stashed_operations {
-	struct dentry * (*stash_dentry)(struct dentry **, struct dentry *);
+	struct dentry *(*stash_dentry)(struct dentry **, struct dentry *);
 	void (*put_data)(void *);
 	int (*init_inode)(struct inode *, void *);
 };
@@ -56436,45 +56430,65 @@ struct trace_event_raw_writeback_inode_template {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_writeback_folio_template {};
+struct trace_event_data_offsets_writeback_folio_template {
+};
 
-struct trace_event_data_offsets_writeback_dirty_inode_template {};
+struct trace_event_data_offsets_writeback_dirty_inode_template {
+};
 
-struct trace_event_data_offsets_inode_foreign_history {};
+struct trace_event_data_offsets_inode_foreign_history {
+};
 
-struct trace_event_data_offsets_inode_switch_wbs_queue {};
+struct trace_event_data_offsets_inode_switch_wbs_queue {
+};
 
-struct trace_event_data_offsets_inode_switch_wbs {};
+struct trace_event_data_offsets_inode_switch_wbs {
+};
 
-struct trace_event_data_offsets_track_foreign_dirty {};
+struct trace_event_data_offsets_track_foreign_dirty {
+};
 
-struct trace_event_data_offsets_flush_foreign {};
+struct trace_event_data_offsets_flush_foreign {
+};
 
-struct trace_event_data_offsets_writeback_write_inode_template {};
+struct trace_event_data_offsets_writeback_write_inode_template {
+};
 
-struct trace_event_data_offsets_writeback_work_class {};
+struct trace_event_data_offsets_writeback_work_class {
+};
 
-struct trace_event_data_offsets_writeback_pages_written {};
+struct trace_event_data_offsets_writeback_pages_written {
+};
 
-struct trace_event_data_offsets_writeback_class {};
+struct trace_event_data_offsets_writeback_class {
+};
 
-struct trace_event_data_offsets_writeback_bdi_register {};
+struct trace_event_data_offsets_writeback_bdi_register {
+};
 
-struct trace_event_data_offsets_wbc_class {};
+struct trace_event_data_offsets_wbc_class {
+};
 
-struct trace_event_data_offsets_writeback_queue_io {};
+struct trace_event_data_offsets_writeback_queue_io {
+};
 
-struct trace_event_data_offsets_global_dirty_state {};
+struct trace_event_data_offsets_global_dirty_state {
+};
 
-struct trace_event_data_offsets_bdi_dirty_ratelimit {};
+struct trace_event_data_offsets_bdi_dirty_ratelimit {
+};
 
-struct trace_event_data_offsets_balance_dirty_pages {};
+struct trace_event_data_offsets_balance_dirty_pages {
+};
 
-struct trace_event_data_offsets_writeback_sb_inodes_requeue {};
+struct trace_event_data_offsets_writeback_sb_inodes_requeue {
+};
 
-struct trace_event_data_offsets_writeback_single_inode_template {};
+struct trace_event_data_offsets_writeback_single_inode_template {
+};
 
-struct trace_event_data_offsets_writeback_inode_template {};
+struct trace_event_data_offsets_writeback_inode_template {
+};
 
 typedef void (*btf_trace_writeback_dirty_folio)(void *, struct folio *, struct address_space *);
 
@@ -56703,9 +56717,10 @@ enum fsconfig_command {
 	FSCONFIG_CMD_CREATE_EXCL = 8,
 };
 
-struct iomap_ops {
-	int (*iomap_begin)(struct inode *, loff_t, loff_t, unsigned int, struct iomap *, struct iomap *);
-	int (*iomap_end)(struct inode *, loff_t, loff_t, ssize_t, unsigned int, struct iomap *);
+struct mnt_idmap {
+	struct uid_gid_map uid_map;
+	struct uid_gid_map gid_map;
+	refcount_t count;
 };
 
 struct pidfs_exit_info {
@@ -57477,6 +57492,7 @@ struct kioctx {
 	long: 64;
 	struct {
 		atomic_t reqs_available;
+		long: 32;
 		long: 64;
 		long: 64;
 		long: 64;
@@ -57503,6 +57519,7 @@ struct kioctx {
 		unsigned int tail;
 		unsigned int completed_events;
 		spinlock_t completion_lock;
+		long: 32;
 		long: 64;
 		long: 64;
 		long: 64;
@@ -57513,6 +57530,7 @@ struct kioctx {
 	struct folio *internal_folios[8];
 	struct file *aio_ring_file;
 	unsigned int id;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -57604,6 +57622,11 @@ struct iomap_iter {
 	void *private;
 };
 
+struct iomap_ops {
+	int (*iomap_begin)(struct inode *, loff_t, loff_t, unsigned int, struct iomap *, struct iomap *);
+	int (*iomap_end)(struct inode *, loff_t, loff_t, ssize_t, unsigned int, struct iomap *);
+};
+
 struct trace_event_raw_dax_pmd_fault_class {
 	struct trace_entry ent;
 	long unsigned int ino;
@@ -57660,15 +57683,20 @@ struct trace_event_raw_dax_writeback_one {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_dax_pmd_fault_class {};
+struct trace_event_data_offsets_dax_pmd_fault_class {
+};
 
-struct trace_event_data_offsets_dax_pmd_load_hole_class {};
+struct trace_event_data_offsets_dax_pmd_load_hole_class {
+};
 
-struct trace_event_data_offsets_dax_pte_fault_class {};
+struct trace_event_data_offsets_dax_pte_fault_class {
+};
 
-struct trace_event_data_offsets_dax_writeback_range_class {};
+struct trace_event_data_offsets_dax_writeback_range_class {
+};
 
-struct trace_event_data_offsets_dax_writeback_one {};
+struct trace_event_data_offsets_dax_writeback_one {
+};
 
 typedef void (*btf_trace_dax_pmd_fault)(void *, struct inode *, struct vm_fault *, long unsigned int, int);
 
@@ -57740,6 +57768,24 @@ struct hmac_sha512_key {
 	struct __hmac_sha512_key key;
 };
 
+struct fscrypt_policy_v1 {
+	__u8 version;
+	__u8 contents_encryption_mode;
+	__u8 filenames_encryption_mode;
+	__u8 flags;
+	__u8 master_key_descriptor[8];
+};
+
+struct fscrypt_policy_v2 {
+	__u8 version;
+	__u8 contents_encryption_mode;
+	__u8 filenames_encryption_mode;
+	__u8 flags;
+	__u8 log2_data_unit_size;
+	__u8 __reserved[3];
+	__u8 master_key_identifier[16];
+};
+
 struct fscrypt_key_specifier {
 	__u32 type;
 	__u32 __reserved;
@@ -57748,6 +57794,12 @@ struct fscrypt_key_specifier {
 		__u8 descriptor[8];
 		__u8 identifier[16];
 	} u;
+};
+
+union fscrypt_policy {
+	u8 version;
+	struct fscrypt_policy_v1 v1;
+	struct fscrypt_policy_v2 v2;
 };
 
 enum blk_crypto_mode_num {
@@ -57971,7 +58023,7 @@ union fscrypt_context {
 struct user_key_payload {
 	struct callback_head rcu;
 	short unsigned int datalen;
-	long: 0;
+	long: 48;
 	char data[0];
 };
 
@@ -58076,15 +58128,20 @@ struct trace_event_raw_leases_conflict {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_locks_get_lock_context {};
+struct trace_event_data_offsets_locks_get_lock_context {
+};
 
-struct trace_event_data_offsets_filelock_lock {};
+struct trace_event_data_offsets_filelock_lock {
+};
 
-struct trace_event_data_offsets_filelock_lease {};
+struct trace_event_data_offsets_filelock_lease {
+};
 
-struct trace_event_data_offsets_generic_add_lease {};
+struct trace_event_data_offsets_generic_add_lease {
+};
 
-struct trace_event_data_offsets_leases_conflict {};
+struct trace_event_data_offsets_leases_conflict {
+};
 
 typedef void (*btf_trace_locks_get_lock_context)(void *, struct inode *, int, struct file_lock_context *);
 
@@ -58237,7 +58294,8 @@ struct elf_prpsinfo {
 	char pr_psargs[80];
 };
 
-struct arch_elf_state {};
+struct arch_elf_state {
+};
 
 struct memelfnote {
 	const char *name;
@@ -58520,6 +58578,7 @@ struct unix_sock {
 	struct sock *listener;
 	struct unix_vertex *vertex;
 	spinlock_t lock;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -58571,7 +58630,7 @@ enum coredump_mark {
 	COREDUMP_MARK_MAXSIZE = 2,
 	COREDUMP_MARK_UNSUPPORTED = 3,
 	COREDUMP_MARK_CONFLICTING = 4,
-	__COREDUMP_MARK_MAX = 2147483648,
+	__COREDUMP_MARK_MAX = 2147483648ULL,
 };
 
 enum coredump_type_t {
@@ -58685,19 +58744,26 @@ struct trace_event_raw_iomap_dio_complete {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_iomap_readpage_class {};
+struct trace_event_data_offsets_iomap_readpage_class {
+};
 
-struct trace_event_data_offsets_iomap_range_class {};
+struct trace_event_data_offsets_iomap_range_class {
+};
 
-struct trace_event_data_offsets_iomap_class {};
+struct trace_event_data_offsets_iomap_class {
+};
 
-struct trace_event_data_offsets_iomap_add_to_ioend {};
+struct trace_event_data_offsets_iomap_add_to_ioend {
+};
 
-struct trace_event_data_offsets_iomap_iter {};
+struct trace_event_data_offsets_iomap_iter {
+};
 
-struct trace_event_data_offsets_iomap_dio_rw_begin {};
+struct trace_event_data_offsets_iomap_dio_rw_begin {
+};
 
-struct trace_event_data_offsets_iomap_dio_complete {};
+struct trace_event_data_offsets_iomap_dio_complete {
+};
 
 typedef void (*btf_trace_iomap_readpage)(void *, struct inode *, int);
 
@@ -58728,7 +58794,7 @@ typedef void (*btf_trace_iomap_dio_rw_begin)(void *, struct kiocb *, struct iov_
 typedef void (*btf_trace_iomap_dio_complete)(void *, struct kiocb *, int, ssize_t);
 
 struct iomap_write_ops {
-	struct folio * (*get_folio)(struct iomap_iter *, loff_t, unsigned int);
+	struct folio *(*get_folio)(struct iomap_iter *, loff_t, unsigned int);
 	void (*put_folio)(struct inode *, loff_t, unsigned int, struct folio *);
 	bool (*iomap_valid)(struct inode *, const struct iomap *);
 	int (*read_folio_range)(const struct iomap_iter *, struct folio *, loff_t, size_t);
@@ -58986,7 +59052,7 @@ struct compat_fs_quota_stat {
 	__s8 qs_version;
 	__u16 qs_flags;
 	__s8 qs_pad;
-	long: 0;
+	long: 24;
 	struct compat_fs_qfilestat qs_uquota;
 	struct compat_fs_qfilestat qs_gquota;
 	compat_uint_t qs_incoredqs;
@@ -59162,7 +59228,7 @@ struct pde_opener {
 };
 
 enum {
-	BIAS = 2147483648,
+	BIAS = 2147483648ULL,
 };
 
 enum procfs_ino {
@@ -59377,12 +59443,9 @@ struct pts_fs_info {
 
 typedef unsigned int tid_t;
 
-struct transaction_chp_stats_s {
-	long unsigned int cs_chp_time;
-	__u32 cs_forced_to_close;
-	__u32 cs_written;
-	__u32 cs_dropped;
-};
+struct transaction_s;
+
+typedef struct transaction_s transaction_t;
 
 struct journal_s;
 
@@ -59390,9 +59453,12 @@ typedef struct journal_s journal_t;
 
 struct journal_head;
 
-struct transaction_s;
-
-typedef struct transaction_s transaction_t;
+struct transaction_chp_stats_s {
+	long unsigned int cs_chp_time;
+	__u32 cs_forced_to_close;
+	__u32 cs_written;
+	__u32 cs_dropped;
+};
 
 struct transaction_s {
 	journal_t *t_journal;
@@ -59483,6 +59549,14 @@ struct jbd2_journal_handle {
 	unsigned int saved_alloc_context;
 };
 
+struct journal_superblock_s;
+
+typedef struct journal_superblock_s journal_superblock_t;
+
+struct jbd2_revoke_table_s;
+
+struct jbd2_inode;
+
 struct transaction_run_stats_s {
 	long unsigned int rs_wait;
 	long unsigned int rs_request_delay;
@@ -59506,14 +59580,6 @@ enum passtype {
 	PASS_REVOKE = 1,
 	PASS_REPLAY = 2,
 };
-
-struct journal_superblock_s;
-
-typedef struct journal_superblock_s journal_superblock_t;
-
-struct jbd2_revoke_table_s;
-
-struct jbd2_inode;
 
 struct journal_s {
 	long unsigned int j_flags;
@@ -59651,6 +59717,7 @@ struct jbd2_inode {
 
 struct bgl_lock {
 	spinlock_t lock;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -60138,6 +60205,7 @@ struct ext4_sb_info {
 	struct delayed_work s_discard_batch_work;
 	struct mutex s_discard_batch_mutex;
 	atomic_t s_discard_batch_count;
+	long: 32;
 	long: 64;
 };
 
@@ -60741,7 +60809,7 @@ enum blk_default_limits {
 	BLK_MAX_SEGMENTS = 128,
 	BLK_SAFE_MAX_SECTORS = 255,
 	BLK_MAX_SEGMENT_SIZE = 65536,
-	BLK_SEG_BOUNDARY_MASK = 4294967295,
+	BLK_SEG_BOUNDARY_MASK = 4294967295ULL,
 };
 
 struct ext4_free_data {
@@ -61930,187 +61998,278 @@ struct trace_event_raw_ext4_update_sb {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_ext4_other_inode_update_time {};
+struct trace_event_data_offsets_ext4_other_inode_update_time {
+};
 
-struct trace_event_data_offsets_ext4_free_inode {};
+struct trace_event_data_offsets_ext4_free_inode {
+};
 
-struct trace_event_data_offsets_ext4_request_inode {};
+struct trace_event_data_offsets_ext4_request_inode {
+};
 
-struct trace_event_data_offsets_ext4_allocate_inode {};
+struct trace_event_data_offsets_ext4_allocate_inode {
+};
 
-struct trace_event_data_offsets_ext4_evict_inode {};
+struct trace_event_data_offsets_ext4_evict_inode {
+};
 
-struct trace_event_data_offsets_ext4_drop_inode {};
+struct trace_event_data_offsets_ext4_drop_inode {
+};
 
-struct trace_event_data_offsets_ext4_nfs_commit_metadata {};
+struct trace_event_data_offsets_ext4_nfs_commit_metadata {
+};
 
-struct trace_event_data_offsets_ext4_mark_inode_dirty {};
+struct trace_event_data_offsets_ext4_mark_inode_dirty {
+};
 
-struct trace_event_data_offsets_ext4_begin_ordered_truncate {};
+struct trace_event_data_offsets_ext4_begin_ordered_truncate {
+};
 
-struct trace_event_data_offsets_ext4__write_begin {};
+struct trace_event_data_offsets_ext4__write_begin {
+};
 
-struct trace_event_data_offsets_ext4__write_end {};
+struct trace_event_data_offsets_ext4__write_end {
+};
 
-struct trace_event_data_offsets_ext4_writepages {};
+struct trace_event_data_offsets_ext4_writepages {
+};
 
-struct trace_event_data_offsets_ext4_da_write_folios_start {};
+struct trace_event_data_offsets_ext4_da_write_folios_start {
+};
 
-struct trace_event_data_offsets_ext4_da_write_folios_end {};
+struct trace_event_data_offsets_ext4_da_write_folios_end {
+};
 
-struct trace_event_data_offsets_ext4_da_write_pages_extent {};
+struct trace_event_data_offsets_ext4_da_write_pages_extent {
+};
 
-struct trace_event_data_offsets_ext4_writepages_result {};
+struct trace_event_data_offsets_ext4_writepages_result {
+};
 
-struct trace_event_data_offsets_ext4__folio_op {};
+struct trace_event_data_offsets_ext4__folio_op {
+};
 
-struct trace_event_data_offsets_ext4_invalidate_folio_op {};
+struct trace_event_data_offsets_ext4_invalidate_folio_op {
+};
 
-struct trace_event_data_offsets_ext4_discard_blocks {};
+struct trace_event_data_offsets_ext4_discard_blocks {
+};
 
-struct trace_event_data_offsets_ext4__mb_new_pa {};
+struct trace_event_data_offsets_ext4__mb_new_pa {
+};
 
-struct trace_event_data_offsets_ext4_mb_release_inode_pa {};
+struct trace_event_data_offsets_ext4_mb_release_inode_pa {
+};
 
-struct trace_event_data_offsets_ext4_mb_release_group_pa {};
+struct trace_event_data_offsets_ext4_mb_release_group_pa {
+};
 
-struct trace_event_data_offsets_ext4_discard_preallocations {};
+struct trace_event_data_offsets_ext4_discard_preallocations {
+};
 
-struct trace_event_data_offsets_ext4_mb_discard_preallocations {};
+struct trace_event_data_offsets_ext4_mb_discard_preallocations {
+};
 
-struct trace_event_data_offsets_ext4_request_blocks {};
+struct trace_event_data_offsets_ext4_request_blocks {
+};
 
-struct trace_event_data_offsets_ext4_allocate_blocks {};
+struct trace_event_data_offsets_ext4_allocate_blocks {
+};
 
-struct trace_event_data_offsets_ext4_free_blocks {};
+struct trace_event_data_offsets_ext4_free_blocks {
+};
 
-struct trace_event_data_offsets_ext4_sync_file_enter {};
+struct trace_event_data_offsets_ext4_sync_file_enter {
+};
 
-struct trace_event_data_offsets_ext4_sync_file_exit {};
+struct trace_event_data_offsets_ext4_sync_file_exit {
+};
 
-struct trace_event_data_offsets_ext4_sync_fs {};
+struct trace_event_data_offsets_ext4_sync_fs {
+};
 
-struct trace_event_data_offsets_ext4_alloc_da_blocks {};
+struct trace_event_data_offsets_ext4_alloc_da_blocks {
+};
 
-struct trace_event_data_offsets_ext4_mballoc_alloc {};
+struct trace_event_data_offsets_ext4_mballoc_alloc {
+};
 
-struct trace_event_data_offsets_ext4_mballoc_prealloc {};
+struct trace_event_data_offsets_ext4_mballoc_prealloc {
+};
 
-struct trace_event_data_offsets_ext4__mballoc {};
+struct trace_event_data_offsets_ext4__mballoc {
+};
 
-struct trace_event_data_offsets_ext4_forget {};
+struct trace_event_data_offsets_ext4_forget {
+};
 
-struct trace_event_data_offsets_ext4_da_update_reserve_space {};
+struct trace_event_data_offsets_ext4_da_update_reserve_space {
+};
 
-struct trace_event_data_offsets_ext4_da_reserve_space {};
+struct trace_event_data_offsets_ext4_da_reserve_space {
+};
 
-struct trace_event_data_offsets_ext4_da_release_space {};
+struct trace_event_data_offsets_ext4_da_release_space {
+};
 
-struct trace_event_data_offsets_ext4__bitmap_load {};
+struct trace_event_data_offsets_ext4__bitmap_load {
+};
 
-struct trace_event_data_offsets_ext4_read_block_bitmap_load {};
+struct trace_event_data_offsets_ext4_read_block_bitmap_load {
+};
 
-struct trace_event_data_offsets_ext4__fallocate_mode {};
+struct trace_event_data_offsets_ext4__fallocate_mode {
+};
 
-struct trace_event_data_offsets_ext4_fallocate_exit {};
+struct trace_event_data_offsets_ext4_fallocate_exit {
+};
 
-struct trace_event_data_offsets_ext4_unlink_enter {};
+struct trace_event_data_offsets_ext4_unlink_enter {
+};
 
-struct trace_event_data_offsets_ext4_unlink_exit {};
+struct trace_event_data_offsets_ext4_unlink_exit {
+};
 
-struct trace_event_data_offsets_ext4__truncate {};
+struct trace_event_data_offsets_ext4__truncate {
+};
 
-struct trace_event_data_offsets_ext4_ext_convert_to_initialized_enter {};
+struct trace_event_data_offsets_ext4_ext_convert_to_initialized_enter {
+};
 
-struct trace_event_data_offsets_ext4_ext_convert_to_initialized_fastpath {};
+struct trace_event_data_offsets_ext4_ext_convert_to_initialized_fastpath {
+};
 
-struct trace_event_data_offsets_ext4__map_blocks_enter {};
+struct trace_event_data_offsets_ext4__map_blocks_enter {
+};
 
-struct trace_event_data_offsets_ext4__map_blocks_exit {};
+struct trace_event_data_offsets_ext4__map_blocks_exit {
+};
 
-struct trace_event_data_offsets_ext4_ext_load_extent {};
+struct trace_event_data_offsets_ext4_ext_load_extent {
+};
 
-struct trace_event_data_offsets_ext4_load_inode {};
+struct trace_event_data_offsets_ext4_load_inode {
+};
 
-struct trace_event_data_offsets_ext4_journal_start_sb {};
+struct trace_event_data_offsets_ext4_journal_start_sb {
+};
 
-struct trace_event_data_offsets_ext4_journal_start_inode {};
+struct trace_event_data_offsets_ext4_journal_start_inode {
+};
 
-struct trace_event_data_offsets_ext4_journal_start_reserved {};
+struct trace_event_data_offsets_ext4_journal_start_reserved {
+};
 
-struct trace_event_data_offsets_ext4__trim {};
+struct trace_event_data_offsets_ext4__trim {
+};
 
-struct trace_event_data_offsets_ext4_ext_handle_unwritten_extents {};
+struct trace_event_data_offsets_ext4_ext_handle_unwritten_extents {
+};
 
-struct trace_event_data_offsets_ext4_get_implied_cluster_alloc_exit {};
+struct trace_event_data_offsets_ext4_get_implied_cluster_alloc_exit {
+};
 
-struct trace_event_data_offsets_ext4_ext_show_extent {};
+struct trace_event_data_offsets_ext4_ext_show_extent {
+};
 
-struct trace_event_data_offsets_ext4_remove_blocks {};
+struct trace_event_data_offsets_ext4_remove_blocks {
+};
 
-struct trace_event_data_offsets_ext4_ext_rm_leaf {};
+struct trace_event_data_offsets_ext4_ext_rm_leaf {
+};
 
-struct trace_event_data_offsets_ext4_ext_rm_idx {};
+struct trace_event_data_offsets_ext4_ext_rm_idx {
+};
 
-struct trace_event_data_offsets_ext4_ext_remove_space {};
+struct trace_event_data_offsets_ext4_ext_remove_space {
+};
 
-struct trace_event_data_offsets_ext4_ext_remove_space_done {};
+struct trace_event_data_offsets_ext4_ext_remove_space_done {
+};
 
-struct trace_event_data_offsets_ext4__es_extent {};
+struct trace_event_data_offsets_ext4__es_extent {
+};
 
-struct trace_event_data_offsets_ext4_es_remove_extent {};
+struct trace_event_data_offsets_ext4_es_remove_extent {
+};
 
-struct trace_event_data_offsets_ext4_es_find_extent_range_enter {};
+struct trace_event_data_offsets_ext4_es_find_extent_range_enter {
+};
 
-struct trace_event_data_offsets_ext4_es_find_extent_range_exit {};
+struct trace_event_data_offsets_ext4_es_find_extent_range_exit {
+};
 
-struct trace_event_data_offsets_ext4_es_lookup_extent_enter {};
+struct trace_event_data_offsets_ext4_es_lookup_extent_enter {
+};
 
-struct trace_event_data_offsets_ext4_es_lookup_extent_exit {};
+struct trace_event_data_offsets_ext4_es_lookup_extent_exit {
+};
 
-struct trace_event_data_offsets_ext4__es_shrink_enter {};
+struct trace_event_data_offsets_ext4__es_shrink_enter {
+};
 
-struct trace_event_data_offsets_ext4_es_shrink_scan_exit {};
+struct trace_event_data_offsets_ext4_es_shrink_scan_exit {
+};
 
-struct trace_event_data_offsets_ext4_collapse_range {};
+struct trace_event_data_offsets_ext4_collapse_range {
+};
 
-struct trace_event_data_offsets_ext4_insert_range {};
+struct trace_event_data_offsets_ext4_insert_range {
+};
 
-struct trace_event_data_offsets_ext4_es_shrink {};
+struct trace_event_data_offsets_ext4_es_shrink {
+};
 
-struct trace_event_data_offsets_ext4_es_insert_delayed_extent {};
+struct trace_event_data_offsets_ext4_es_insert_delayed_extent {
+};
 
-struct trace_event_data_offsets_ext4_fsmap_class {};
+struct trace_event_data_offsets_ext4_fsmap_class {
+};
 
-struct trace_event_data_offsets_ext4_getfsmap_class {};
+struct trace_event_data_offsets_ext4_getfsmap_class {
+};
 
-struct trace_event_data_offsets_ext4_shutdown {};
+struct trace_event_data_offsets_ext4_shutdown {
+};
 
-struct trace_event_data_offsets_ext4_error {};
+struct trace_event_data_offsets_ext4_error {
+};
 
-struct trace_event_data_offsets_ext4_prefetch_bitmaps {};
+struct trace_event_data_offsets_ext4_prefetch_bitmaps {
+};
 
-struct trace_event_data_offsets_ext4_lazy_itable_init {};
+struct trace_event_data_offsets_ext4_lazy_itable_init {
+};
 
-struct trace_event_data_offsets_ext4_fc_replay_scan {};
+struct trace_event_data_offsets_ext4_fc_replay_scan {
+};
 
-struct trace_event_data_offsets_ext4_fc_replay {};
+struct trace_event_data_offsets_ext4_fc_replay {
+};
 
-struct trace_event_data_offsets_ext4_fc_commit_start {};
+struct trace_event_data_offsets_ext4_fc_commit_start {
+};
 
-struct trace_event_data_offsets_ext4_fc_commit_stop {};
+struct trace_event_data_offsets_ext4_fc_commit_stop {
+};
 
-struct trace_event_data_offsets_ext4_fc_stats {};
+struct trace_event_data_offsets_ext4_fc_stats {
+};
 
-struct trace_event_data_offsets_ext4_fc_track_dentry {};
+struct trace_event_data_offsets_ext4_fc_track_dentry {
+};
 
-struct trace_event_data_offsets_ext4_fc_track_inode {};
+struct trace_event_data_offsets_ext4_fc_track_inode {
+};
 
-struct trace_event_data_offsets_ext4_fc_track_range {};
+struct trace_event_data_offsets_ext4_fc_track_range {
+};
 
-struct trace_event_data_offsets_ext4_fc_cleanup {};
+struct trace_event_data_offsets_ext4_fc_cleanup {
+};
 
-struct trace_event_data_offsets_ext4_update_sb {};
+struct trace_event_data_offsets_ext4_update_sb {
+};
 
 typedef void (*btf_trace_ext4_other_inode_update_time)(void *, struct inode *, ino_t);
 
@@ -62832,35 +62991,50 @@ struct trace_event_raw_jbd2_shrink_checkpoint_list {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_jbd2_checkpoint {};
+struct trace_event_data_offsets_jbd2_checkpoint {
+};
 
-struct trace_event_data_offsets_jbd2_commit {};
+struct trace_event_data_offsets_jbd2_commit {
+};
 
-struct trace_event_data_offsets_jbd2_end_commit {};
+struct trace_event_data_offsets_jbd2_end_commit {
+};
 
-struct trace_event_data_offsets_jbd2_submit_inode_data {};
+struct trace_event_data_offsets_jbd2_submit_inode_data {
+};
 
-struct trace_event_data_offsets_jbd2_handle_start_class {};
+struct trace_event_data_offsets_jbd2_handle_start_class {
+};
 
-struct trace_event_data_offsets_jbd2_handle_extend {};
+struct trace_event_data_offsets_jbd2_handle_extend {
+};
 
-struct trace_event_data_offsets_jbd2_handle_stats {};
+struct trace_event_data_offsets_jbd2_handle_stats {
+};
 
-struct trace_event_data_offsets_jbd2_run_stats {};
+struct trace_event_data_offsets_jbd2_run_stats {
+};
 
-struct trace_event_data_offsets_jbd2_checkpoint_stats {};
+struct trace_event_data_offsets_jbd2_checkpoint_stats {
+};
 
-struct trace_event_data_offsets_jbd2_update_log_tail {};
+struct trace_event_data_offsets_jbd2_update_log_tail {
+};
 
-struct trace_event_data_offsets_jbd2_write_superblock {};
+struct trace_event_data_offsets_jbd2_write_superblock {
+};
 
-struct trace_event_data_offsets_jbd2_lock_buffer_stall {};
+struct trace_event_data_offsets_jbd2_lock_buffer_stall {
+};
 
-struct trace_event_data_offsets_jbd2_journal_shrink {};
+struct trace_event_data_offsets_jbd2_journal_shrink {
+};
 
-struct trace_event_data_offsets_jbd2_shrink_scan_exit {};
+struct trace_event_data_offsets_jbd2_shrink_scan_exit {
+};
 
-struct trace_event_data_offsets_jbd2_shrink_checkpoint_list {};
+struct trace_event_data_offsets_jbd2_shrink_checkpoint_list {
+};
 
 typedef void (*btf_trace_jbd2_checkpoint)(void *, journal_t *, int);
 
@@ -62973,8 +63147,8 @@ struct squashfs_page_actor {
 	};
 	void *pageaddr;
 	void *tmp_buffer;
-	void * (*squashfs_first_page)(struct squashfs_page_actor *);
-	void * (*squashfs_next_page)(struct squashfs_page_actor *);
+	void *(*squashfs_first_page)(struct squashfs_page_actor *);
+	void *(*squashfs_next_page)(struct squashfs_page_actor *);
 	void (*squashfs_finish_page)(struct squashfs_page_actor *);
 	struct page *last_page;
 	int pages;
@@ -63021,8 +63195,8 @@ struct squashfs_sb_info {
 };
 
 struct squashfs_decompressor {
-	void * (*init)(struct squashfs_sb_info *, void *);
-	void * (*comp_opts)(struct squashfs_sb_info *, void *, int);
+	void *(*init)(struct squashfs_sb_info *, void *);
+	void *(*comp_opts)(struct squashfs_sb_info *, void *, int);
 	void (*free)(void *);
 	int (*decompress)(struct squashfs_sb_info *, void *, struct bio *, int, int, struct squashfs_page_actor *);
 	int id;
@@ -63032,7 +63206,7 @@ struct squashfs_decompressor {
 };
 
 struct squashfs_decompressor_thread_ops {
-	void * (*create)(struct squashfs_sb_info *, void *);
+	void *(*create)(struct squashfs_sb_info *, void *);
 	void (*destroy)(struct squashfs_sb_info *);
 	int (*decompress)(struct squashfs_sb_info *, struct bio *, int, int, struct squashfs_page_actor *);
 	int (*max_decompressors)(void);
@@ -63432,6 +63606,26 @@ typedef enum {
 	ZSTD_error_maxCode = 120,
 } ZSTD_ErrorCode;
 
+struct ZSTD_DCtx_s;
+
+typedef struct ZSTD_DCtx_s ZSTD_DCtx;
+
+struct ZSTD_inBuffer_s {
+	const void *src;
+	size_t size;
+	size_t pos;
+};
+
+typedef struct ZSTD_inBuffer_s ZSTD_inBuffer;
+
+struct ZSTD_outBuffer_s {
+	void *dst;
+	size_t size;
+	size_t pos;
+};
+
+typedef struct ZSTD_outBuffer_s ZSTD_outBuffer;
+
 typedef uint16_t U16;
 
 typedef uint8_t BYTE;
@@ -63513,7 +63707,7 @@ typedef enum {
 	ZSTD_d_ignoreChecksum = 1,
 } ZSTD_forceIgnoreChecksum_e;
 
-typedef void * (*ZSTD_allocFunction)(void *, size_t);
+typedef void *(*ZSTD_allocFunction)(void *, size_t);
 
 typedef void (*ZSTD_freeFunction)(void *, void *);
 
@@ -63523,15 +63717,15 @@ typedef struct {
 	void *opaque;
 } ZSTD_customMem;
 
+struct ZSTD_DDict_s;
+
+typedef struct ZSTD_DDict_s ZSTD_DDict;
+
 typedef enum {
 	ZSTD_use_indefinitely = -1,
 	ZSTD_dont_use = 0,
 	ZSTD_use_once = 1,
 } ZSTD_dictUses_e;
-
-struct ZSTD_DDict_s;
-
-typedef struct ZSTD_DDict_s ZSTD_DDict;
 
 typedef struct {
 	const ZSTD_DDict **ddictPtrTable;
@@ -63556,14 +63750,6 @@ typedef enum {
 	ZSTD_bm_buffered = 0,
 	ZSTD_bm_stable = 1,
 } ZSTD_bufferMode_e;
-
-struct ZSTD_outBuffer_s {
-	void *dst;
-	size_t size;
-	size_t pos;
-};
-
-typedef struct ZSTD_outBuffer_s ZSTD_outBuffer;
 
 typedef enum {
 	ZSTD_not_in_dst = 0,
@@ -63632,16 +63818,6 @@ struct ZSTD_DCtx_s {
 	BYTE headerBuffer[18];
 	size_t oversizedDuration;
 };
-
-typedef struct ZSTD_DCtx_s ZSTD_DCtx;
-
-struct ZSTD_inBuffer_s {
-	const void *src;
-	size_t size;
-	size_t pos;
-};
-
-typedef struct ZSTD_inBuffer_s ZSTD_inBuffer;
 
 typedef ZSTD_DCtx ZSTD_DStream;
 
@@ -63717,16 +63893,19 @@ struct trace_event_raw_hugetlbfs_fallocate {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_hugetlbfs_alloc_inode {};
+struct trace_event_data_offsets_hugetlbfs_alloc_inode {
+};
 
-struct trace_event_data_offsets_hugetlbfs__inode {};
+struct trace_event_data_offsets_hugetlbfs__inode {
+};
 
 struct trace_event_data_offsets_hugetlbfs_setattr {
 	u32 d_name;
 	const void *d_name_ptr_;
 };
 
-struct trace_event_data_offsets_hugetlbfs_fallocate {};
+struct trace_event_data_offsets_hugetlbfs_fallocate {
+};
 
 typedef void (*btf_trace_hugetlbfs_alloc_inode)(void *, struct inode *, struct inode *, int);
 
@@ -64418,9 +64597,11 @@ struct trace_event_raw_fuse_request_end {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_fuse_request_send {};
+struct trace_event_data_offsets_fuse_request_send {
+};
 
-struct trace_event_data_offsets_fuse_request_end {};
+struct trace_event_data_offsets_fuse_request_end {
+};
 
 typedef void (*btf_trace_fuse_request_send)(void *, const struct fuse_req *);
 
@@ -65440,7 +65621,8 @@ struct ovl_fh {
 	union {
 		struct ovl_fb fb;
 		struct {
-			struct {} __empty_buf;
+			struct {
+			} __empty_buf;
 			u8 buf[0];
 		};
 	};
@@ -65752,7 +65934,7 @@ enum xfs_group_type {
 	XG_TYPE_AG = 0,
 	XG_TYPE_RTG = 1,
 	XG_TYPE_MAX = 2,
-};
+} __attribute__((packed));
 
 enum xfs_free_counter {
 	XC_FREE_BLOCKS = 0,
@@ -66018,6 +66200,20 @@ struct xfs_sb {
 	xfs_filblks_t sb_rtreserved;
 };
 
+struct xfs_ail;
+
+struct xfs_buf;
+
+struct xfs_da_geometry;
+
+struct xlog;
+
+struct xfs_inode;
+
+struct xfs_quotainfo;
+
+struct xfs_mru_cache;
+
 struct xfs_ino_geometry {
 	uint64_t maxicount;
 	unsigned int inode_cluster_size;
@@ -66093,29 +66289,16 @@ struct xfs_groups {
 	xfs_extlen_t awu_max;
 };
 
+struct xfs_zone_info;
+
 struct xfs_error_cfg {
 	struct xfs_kobj kobj;
 	int max_retries;
 	long int retry_timeout;
 };
 
-struct xfs_hooks {};
-
-struct xfs_ail;
-
-struct xfs_buf;
-
-struct xfs_da_geometry;
-
-struct xlog;
-
-struct xfs_inode;
-
-struct xfs_quotainfo;
-
-struct xfs_mru_cache;
-
-struct xfs_zone_info;
+struct xfs_hooks {
+};
 
 struct xfs_mount {
 	struct xfs_sb m_sb;
@@ -66204,7 +66387,7 @@ struct xfs_mount {
 	uint8_t m_fs_sick;
 	uint8_t m_rt_checked;
 	uint8_t m_rt_sick;
-	long: 0;
+	long: 32;
 	spinlock_t m_sb_lock;
 	struct percpu_counter m_icount;
 	struct percpu_counter m_ifree;
@@ -66300,9 +66483,10 @@ struct xfs_buf {
 	struct callback_head b_rcu;
 };
 
-struct xfs_defer_drain {};
-
 struct xfs_extent_busy_tree;
+
+struct xfs_defer_drain {
+};
 
 struct xfs_group {
 	struct xfs_mount *xg_mount;
@@ -66380,6 +66564,8 @@ struct xfs_log_item {
 	uint32_t li_order_id;
 };
 
+struct xfs_buf_log_format;
+
 struct xfs_buf_log_format {
 	short unsigned int blf_type;
 	short unsigned int blf_size;
@@ -66444,12 +66630,6 @@ enum xfs_btree_type {
 	XFS_BTREE_TYPE_MEM = 2,
 };
 
-enum xbtree_key_contig {
-	XBTREE_KEY_GAP = 0,
-	XBTREE_KEY_CONTIGUOUS = 1,
-	XBTREE_KEY_OVERLAP = 2,
-};
-
 struct xfs_btree_cur;
 
 union xfs_btree_ptr;
@@ -66457,6 +66637,12 @@ union xfs_btree_ptr;
 union xfs_btree_key;
 
 union xfs_btree_rec;
+
+enum xbtree_key_contig {
+	XBTREE_KEY_GAP = 0,
+	XBTREE_KEY_CONTIGUOUS = 1,
+	XBTREE_KEY_OVERLAP = 2,
+};
 
 struct xfs_btree_block;
 
@@ -66470,7 +66656,7 @@ struct xfs_btree_ops {
 	unsigned int lru_refs;
 	unsigned int statoff;
 	unsigned int sick_mask;
-	struct xfs_btree_cur * (*dup_cursor)(struct xfs_btree_cur *);
+	struct xfs_btree_cur *(*dup_cursor)(struct xfs_btree_cur *);
 	void (*update_cursor)(struct xfs_btree_cur *, struct xfs_btree_cur *);
 	void (*set_root)(struct xfs_btree_cur *, const union xfs_btree_ptr *, int);
 	int (*alloc_block)(struct xfs_btree_cur *, const union xfs_btree_ptr *, union xfs_btree_ptr *, int *);
@@ -66488,7 +66674,7 @@ struct xfs_btree_ops {
 	int (*keys_inorder)(struct xfs_btree_cur *, const union xfs_btree_key *, const union xfs_btree_key *);
 	int (*recs_inorder)(struct xfs_btree_cur *, const union xfs_btree_rec *, const union xfs_btree_rec *);
 	enum xbtree_key_contig (*keys_contiguous)(struct xfs_btree_cur *, const union xfs_btree_key *, const union xfs_btree_key *, const union xfs_btree_key *);
-	struct xfs_btree_block * (*broot_realloc)(struct xfs_btree_cur *, unsigned int);
+	struct xfs_btree_block *(*broot_realloc)(struct xfs_btree_cur *, unsigned int);
 };
 
 struct xfs_agf {
@@ -66530,7 +66716,7 @@ enum xfs_metafile_type {
 	XFS_METAFILE_RTRMAP = 7,
 	XFS_METAFILE_RTREFCOUNT = 8,
 	XFS_METAFILE_MAX = 9,
-};
+} __attribute__((packed));
 
 enum xfs_dinode_fmt {
 	XFS_DINODE_FMT_DEV = 0,
@@ -66771,6 +66957,12 @@ struct xfs_da_geometry {
 	size_t data_entry_offset;
 };
 
+struct xfs_cil;
+
+struct xlog_in_core;
+
+typedef struct xlog_in_core xlog_in_core_t;
+
 struct xlog_grant_head {
 	spinlock_t lock;
 	struct list_head waiters;
@@ -66780,12 +66972,6 @@ struct xlog_grant_head {
 	long: 64;
 	long: 64;
 };
-
-struct xfs_cil;
-
-struct xlog_in_core;
-
-typedef struct xlog_in_core xlog_in_core_t;
 
 struct xlog {
 	struct xfs_mount *l_mp;
@@ -66834,14 +67020,19 @@ struct xlog {
 	struct xfs_kobj l_kobj;
 	xfs_lsn_t l_recovery_lsn;
 	uint32_t l_iclog_roundoff;
+	long: 32;
 	long: 64;
 };
+
+struct xfs_dquot;
 
 struct xfs_imap {
 	xfs_daddr_t im_blkno;
 	short unsigned int im_len;
 	short unsigned int im_boffset;
 };
+
+struct xfs_ifork;
 
 struct xfs_ifork {
 	int64_t if_bytes;
@@ -66854,8 +67045,6 @@ struct xfs_ifork {
 	int8_t if_format;
 	uint8_t if_needextents;
 };
-
-struct xfs_dquot;
 
 struct xfs_inode_log_item;
 
@@ -66935,14 +67124,14 @@ struct xfs_defer_pending {
 struct xfs_defer_op_type {
 	const char *name;
 	unsigned int max_items;
-	struct xfs_log_item * (*create_intent)(struct xfs_trans *, struct list_head *, unsigned int, bool);
+	struct xfs_log_item *(*create_intent)(struct xfs_trans *, struct list_head *, unsigned int, bool);
 	void (*abort_intent)(struct xfs_log_item *);
-	struct xfs_log_item * (*create_done)(struct xfs_trans *, struct xfs_log_item *, unsigned int);
+	struct xfs_log_item *(*create_done)(struct xfs_trans *, struct xfs_log_item *, unsigned int);
 	int (*finish_item)(struct xfs_trans *, struct xfs_log_item *, struct list_head *, struct xfs_btree_cur **);
 	void (*finish_cleanup)(struct xfs_trans *, struct xfs_btree_cur *, int);
 	void (*cancel_item)(struct list_head *);
 	int (*recover_work)(struct xfs_defer_pending *, struct list_head *);
-	struct xfs_log_item * (*relog_intent)(struct xfs_trans *, struct xfs_log_item *, struct xfs_log_item *);
+	struct xfs_log_item *(*relog_intent)(struct xfs_trans *, struct xfs_log_item *, struct xfs_log_item *);
 };
 
 union xfs_btree_irec {
@@ -66953,17 +67142,17 @@ union xfs_btree_irec {
 	struct xfs_refcount_irec rc;
 };
 
-struct xfs_btree_level {
-	struct xfs_buf *bp;
-	uint16_t ptr;
-	uint16_t ra;
-};
-
 struct xbtree_ifakeroot;
 
 struct xbtree_afakeroot;
 
 struct xfbtree;
+
+struct xfs_btree_level {
+	struct xfs_buf *bp;
+	uint16_t ptr;
+	uint16_t ra;
+};
 
 struct xfs_btree_cur {
 	struct xfs_trans *bc_tp;
@@ -67265,7 +67454,7 @@ struct xfs_item_ops {
 	uint (*iop_push)(struct xfs_log_item *, struct list_head *);
 	void (*iop_release)(struct xfs_log_item *);
 	bool (*iop_match)(struct xfs_log_item *, uint64_t);
-	struct xfs_log_item * (*iop_intent)(struct xfs_log_item *);
+	struct xfs_log_item *(*iop_intent)(struct xfs_log_item *);
 };
 
 struct xfs_log_vec {
@@ -69132,60 +69321,85 @@ struct trace_event_raw_xfs_freeblocks_resv_class {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_xfs_attr_list_class {};
+struct trace_event_data_offsets_xfs_attr_list_class {
+};
 
-struct trace_event_data_offsets_xfs_calc_atomic_write_unit_max {};
+struct trace_event_data_offsets_xfs_calc_atomic_write_unit_max {
+};
 
-struct trace_event_data_offsets_xfs_calc_max_atomic_write_fsblocks {};
+struct trace_event_data_offsets_xfs_calc_max_atomic_write_fsblocks {
+};
 
-struct trace_event_data_offsets_xfs_calc_max_atomic_write_log_geometry {};
+struct trace_event_data_offsets_xfs_calc_max_atomic_write_log_geometry {
+};
 
 struct trace_event_data_offsets_xlog_intent_recovery_failed {
 	u32 name;
 	const void *name_ptr_;
 };
 
-struct trace_event_data_offsets_xfs_perag_class {};
+struct trace_event_data_offsets_xfs_perag_class {
+};
 
-struct trace_event_data_offsets_xfs_group_class {};
+struct trace_event_data_offsets_xfs_group_class {
+};
 
-struct trace_event_data_offsets_xfs_inodegc_worker {};
+struct trace_event_data_offsets_xfs_inodegc_worker {
+};
 
-struct trace_event_data_offsets_xfs_fs_class {};
+struct trace_event_data_offsets_xfs_fs_class {
+};
 
-struct trace_event_data_offsets_xfs_inodegc_shrinker_scan {};
+struct trace_event_data_offsets_xfs_inodegc_shrinker_scan {
+};
 
-struct trace_event_data_offsets_xfs_ag_class {};
+struct trace_event_data_offsets_xfs_ag_class {
+};
 
-struct trace_event_data_offsets_xfs_attr_list_node_descend {};
+struct trace_event_data_offsets_xfs_attr_list_node_descend {
+};
 
-struct trace_event_data_offsets_xfs_bmap_class {};
+struct trace_event_data_offsets_xfs_bmap_class {
+};
 
-struct trace_event_data_offsets_xfs_buf_class {};
+struct trace_event_data_offsets_xfs_buf_class {
+};
 
-struct trace_event_data_offsets_xfs_buf_flags_class {};
+struct trace_event_data_offsets_xfs_buf_flags_class {
+};
 
-struct trace_event_data_offsets_xfs_buf_ioerror {};
+struct trace_event_data_offsets_xfs_buf_ioerror {
+};
 
-struct trace_event_data_offsets_xfs_buf_item_class {};
+struct trace_event_data_offsets_xfs_buf_item_class {
+};
 
-struct trace_event_data_offsets_xfs_filestream_class {};
+struct trace_event_data_offsets_xfs_filestream_class {
+};
 
-struct trace_event_data_offsets_xfs_filestream_pick {};
+struct trace_event_data_offsets_xfs_filestream_pick {
+};
 
-struct trace_event_data_offsets_xfs_lock_class {};
+struct trace_event_data_offsets_xfs_lock_class {
+};
 
-struct trace_event_data_offsets_xfs_inode_class {};
+struct trace_event_data_offsets_xfs_inode_class {
+};
 
-struct trace_event_data_offsets_xfs_fault_class {};
+struct trace_event_data_offsets_xfs_fault_class {
+};
 
-struct trace_event_data_offsets_xfs_iref_class {};
+struct trace_event_data_offsets_xfs_iref_class {
+};
 
-struct trace_event_data_offsets_xfs_iomap_prealloc_size {};
+struct trace_event_data_offsets_xfs_iomap_prealloc_size {
+};
 
-struct trace_event_data_offsets_xfs_irec_merge_pre {};
+struct trace_event_data_offsets_xfs_irec_merge_pre {
+};
 
-struct trace_event_data_offsets_xfs_irec_merge_post {};
+struct trace_event_data_offsets_xfs_irec_merge_post {
+};
 
 struct trace_event_data_offsets_xfs_namespace_class {
 	u32 name;
@@ -69199,45 +69413,65 @@ struct trace_event_data_offsets_xfs_rename {
 	const void *target_name_ptr_;
 };
 
-struct trace_event_data_offsets_xfs_dquot_class {};
+struct trace_event_data_offsets_xfs_dquot_class {
+};
 
-struct trace_event_data_offsets_xfs_trans_mod_dquot {};
+struct trace_event_data_offsets_xfs_trans_mod_dquot {
+};
 
-struct trace_event_data_offsets_xfs_dqtrx_class {};
+struct trace_event_data_offsets_xfs_dqtrx_class {
+};
 
-struct trace_event_data_offsets_xfs_loggrant_class {};
+struct trace_event_data_offsets_xfs_loggrant_class {
+};
 
-struct trace_event_data_offsets_xfs_log_item_class {};
+struct trace_event_data_offsets_xfs_log_item_class {
+};
 
-struct trace_event_data_offsets_xfs_log_force {};
+struct trace_event_data_offsets_xfs_log_force {
+};
 
-struct trace_event_data_offsets_xfs_ail_push_class {};
+struct trace_event_data_offsets_xfs_ail_push_class {
+};
 
-struct trace_event_data_offsets_xfs_ail_class {};
+struct trace_event_data_offsets_xfs_ail_class {
+};
 
-struct trace_event_data_offsets_xfs_log_assign_tail_lsn {};
+struct trace_event_data_offsets_xfs_log_assign_tail_lsn {
+};
 
-struct trace_event_data_offsets_xfs_file_class {};
+struct trace_event_data_offsets_xfs_file_class {
+};
 
-struct trace_event_data_offsets_xfs_iomap_atomic_write_cow {};
+struct trace_event_data_offsets_xfs_iomap_atomic_write_cow {
+};
 
-struct trace_event_data_offsets_xfs_imap_class {};
+struct trace_event_data_offsets_xfs_imap_class {
+};
 
-struct trace_event_data_offsets_xfs_simple_io_class {};
+struct trace_event_data_offsets_xfs_simple_io_class {
+};
 
-struct trace_event_data_offsets_xfs_itrunc_class {};
+struct trace_event_data_offsets_xfs_itrunc_class {
+};
 
-struct trace_event_data_offsets_xfs_bunmap {};
+struct trace_event_data_offsets_xfs_bunmap {
+};
 
-struct trace_event_data_offsets_xfs_extent_busy_class {};
+struct trace_event_data_offsets_xfs_extent_busy_class {
+};
 
-struct trace_event_data_offsets_xfs_extent_busy_trim {};
+struct trace_event_data_offsets_xfs_extent_busy_trim {
+};
 
-struct trace_event_data_offsets_xfs_agf_class {};
+struct trace_event_data_offsets_xfs_agf_class {
+};
 
-struct trace_event_data_offsets_xfs_free_extent {};
+struct trace_event_data_offsets_xfs_free_extent {
+};
 
-struct trace_event_data_offsets_xfs_alloc_class {};
+struct trace_event_data_offsets_xfs_alloc_class {
+};
 
 struct trace_event_data_offsets_xfs_alloc_cur_check {
 	u32 name;
@@ -69254,27 +69488,38 @@ struct trace_event_data_offsets_xfs_attr_class {
 	const void *name_ptr_;
 };
 
-struct trace_event_data_offsets_xfs_dir2_space_class {};
+struct trace_event_data_offsets_xfs_dir2_space_class {
+};
 
-struct trace_event_data_offsets_xfs_dir2_leafn_moveents {};
+struct trace_event_data_offsets_xfs_dir2_leafn_moveents {
+};
 
-struct trace_event_data_offsets_xfs_swap_extent_class {};
+struct trace_event_data_offsets_xfs_swap_extent_class {
+};
 
-struct trace_event_data_offsets_xfs_log_recover {};
+struct trace_event_data_offsets_xfs_log_recover {
+};
 
-struct trace_event_data_offsets_xfs_log_recover_record {};
+struct trace_event_data_offsets_xfs_log_recover_record {
+};
 
-struct trace_event_data_offsets_xfs_log_recover_item_class {};
+struct trace_event_data_offsets_xfs_log_recover_item_class {
+};
 
-struct trace_event_data_offsets_xfs_log_recover_buf_item_class {};
+struct trace_event_data_offsets_xfs_log_recover_buf_item_class {
+};
 
-struct trace_event_data_offsets_xfs_log_recover_ino_item_class {};
+struct trace_event_data_offsets_xfs_log_recover_ino_item_class {
+};
 
-struct trace_event_data_offsets_xfs_log_recover_icreate_item_class {};
+struct trace_event_data_offsets_xfs_log_recover_icreate_item_class {
+};
 
-struct trace_event_data_offsets_xfs_discard_class {};
+struct trace_event_data_offsets_xfs_discard_class {
+};
 
-struct trace_event_data_offsets_xfs_rtdiscard_class {};
+struct trace_event_data_offsets_xfs_rtdiscard_class {
+};
 
 struct trace_event_data_offsets_xfs_btree_cur_class {
 	u32 name;
@@ -69291,101 +69536,144 @@ struct trace_event_data_offsets_xfs_btree_free_block {
 	const void *name_ptr_;
 };
 
-struct trace_event_data_offsets_xfs_defer_class {};
+struct trace_event_data_offsets_xfs_defer_class {
+};
 
-struct trace_event_data_offsets_xfs_defer_error_class {};
+struct trace_event_data_offsets_xfs_defer_error_class {
+};
 
 struct trace_event_data_offsets_xfs_defer_pending_class {
 	u32 name;
 	const void *name_ptr_;
 };
 
-struct trace_event_data_offsets_xfs_free_extent_deferred_class {};
+struct trace_event_data_offsets_xfs_free_extent_deferred_class {
+};
 
 struct trace_event_data_offsets_xfs_defer_pending_item_class {
 	u32 name;
 	const void *name_ptr_;
 };
 
-struct trace_event_data_offsets_xfs_rmap_class {};
+struct trace_event_data_offsets_xfs_rmap_class {
+};
 
-struct trace_event_data_offsets_xfs_btree_error_class {};
+struct trace_event_data_offsets_xfs_btree_error_class {
+};
 
-struct trace_event_data_offsets_xfs_rmap_convert_state {};
+struct trace_event_data_offsets_xfs_rmap_convert_state {
+};
 
-struct trace_event_data_offsets_xfs_rmapbt_class {};
+struct trace_event_data_offsets_xfs_rmapbt_class {
+};
 
-struct trace_event_data_offsets_xfs_rmap_deferred_class {};
+struct trace_event_data_offsets_xfs_rmap_deferred_class {
+};
 
-struct trace_event_data_offsets_xfs_bmap_deferred_class {};
+struct trace_event_data_offsets_xfs_bmap_deferred_class {
+};
 
-struct trace_event_data_offsets_xfs_ag_resv_class {};
+struct trace_event_data_offsets_xfs_ag_resv_class {
+};
 
-struct trace_event_data_offsets_xfs_ag_resv_init_error {};
+struct trace_event_data_offsets_xfs_ag_resv_init_error {
+};
 
-struct trace_event_data_offsets_xfs_refcount_class {};
+struct trace_event_data_offsets_xfs_refcount_class {
+};
 
-struct trace_event_data_offsets_xfs_refcount_lookup {};
+struct trace_event_data_offsets_xfs_refcount_lookup {
+};
 
-struct trace_event_data_offsets_xfs_refcount_extent_class {};
+struct trace_event_data_offsets_xfs_refcount_extent_class {
+};
 
-struct trace_event_data_offsets_xfs_refcount_extent_at_class {};
+struct trace_event_data_offsets_xfs_refcount_extent_at_class {
+};
 
-struct trace_event_data_offsets_xfs_refcount_double_extent_class {};
+struct trace_event_data_offsets_xfs_refcount_double_extent_class {
+};
 
-struct trace_event_data_offsets_xfs_refcount_double_extent_at_class {};
+struct trace_event_data_offsets_xfs_refcount_double_extent_at_class {
+};
 
-struct trace_event_data_offsets_xfs_refcount_triple_extent_class {};
+struct trace_event_data_offsets_xfs_refcount_triple_extent_class {
+};
 
-struct trace_event_data_offsets_xfs_refcount_deferred_class {};
+struct trace_event_data_offsets_xfs_refcount_deferred_class {
+};
 
-struct trace_event_data_offsets_xfs_inode_error_class {};
+struct trace_event_data_offsets_xfs_inode_error_class {
+};
 
-struct trace_event_data_offsets_xfs_double_io_class {};
+struct trace_event_data_offsets_xfs_double_io_class {
+};
 
-struct trace_event_data_offsets_xfs_inode_irec_class {};
+struct trace_event_data_offsets_xfs_inode_irec_class {
+};
 
-struct trace_event_data_offsets_xfs_wb_invalid_class {};
+struct trace_event_data_offsets_xfs_wb_invalid_class {
+};
 
-struct trace_event_data_offsets_xfs_iomap_invalid_class {};
+struct trace_event_data_offsets_xfs_iomap_invalid_class {
+};
 
-struct trace_event_data_offsets_xfs_reflink_remap_blocks {};
+struct trace_event_data_offsets_xfs_reflink_remap_blocks {
+};
 
-struct trace_event_data_offsets_xfs_fsmap_mapping {};
+struct trace_event_data_offsets_xfs_fsmap_mapping {
+};
 
-struct trace_event_data_offsets_xfs_fsmap_group_key_class {};
+struct trace_event_data_offsets_xfs_fsmap_group_key_class {
+};
 
-struct trace_event_data_offsets_xfs_fsmap_linear_key_class {};
+struct trace_event_data_offsets_xfs_fsmap_linear_key_class {
+};
 
-struct trace_event_data_offsets_xfs_getfsmap_class {};
+struct trace_event_data_offsets_xfs_getfsmap_class {
+};
 
-struct trace_event_data_offsets_xfs_trans_resv_class {};
+struct trace_event_data_offsets_xfs_trans_resv_class {
+};
 
-struct trace_event_data_offsets_xfs_log_get_max_trans_res {};
+struct trace_event_data_offsets_xfs_log_get_max_trans_res {
+};
 
-struct trace_event_data_offsets_xfs_trans_class {};
+struct trace_event_data_offsets_xfs_trans_class {
+};
 
-struct trace_event_data_offsets_xfs_iunlink_update_bucket {};
+struct trace_event_data_offsets_xfs_iunlink_update_bucket {
+};
 
-struct trace_event_data_offsets_xfs_iunlink_update_dinode {};
+struct trace_event_data_offsets_xfs_iunlink_update_dinode {
+};
 
-struct trace_event_data_offsets_xfs_iunlink_reload_next {};
+struct trace_event_data_offsets_xfs_iunlink_reload_next {
+};
 
-struct trace_event_data_offsets_xfs_inode_reload_unlinked_bucket {};
+struct trace_event_data_offsets_xfs_inode_reload_unlinked_bucket {
+};
 
-struct trace_event_data_offsets_xfs_ag_inode_class {};
+struct trace_event_data_offsets_xfs_ag_inode_class {
+};
 
-struct trace_event_data_offsets_xfs_fs_corrupt_class {};
+struct trace_event_data_offsets_xfs_fs_corrupt_class {
+};
 
-struct trace_event_data_offsets_xfs_group_corrupt_class {};
+struct trace_event_data_offsets_xfs_group_corrupt_class {
+};
 
-struct trace_event_data_offsets_xfs_inode_corrupt_class {};
+struct trace_event_data_offsets_xfs_inode_corrupt_class {
+};
 
-struct trace_event_data_offsets_xfs_iwalk_ag_rec {};
+struct trace_event_data_offsets_xfs_iwalk_ag_rec {
+};
 
-struct trace_event_data_offsets_xfs_pwork_init {};
+struct trace_event_data_offsets_xfs_pwork_init {
+};
 
-struct trace_event_data_offsets_xfs_check_new_dalign {};
+struct trace_event_data_offsets_xfs_check_new_dalign {
+};
 
 struct trace_event_data_offsets_xfs_btree_commit_afakeroot {
 	u32 name;
@@ -69407,41 +69695,54 @@ struct trace_event_data_offsets_xfs_btree_bload_block {
 	const void *name_ptr_;
 };
 
-struct trace_event_data_offsets_xfs_timestamp_range_class {};
+struct trace_event_data_offsets_xfs_timestamp_range_class {
+};
 
-struct trace_event_data_offsets_xfs_icwalk_class {};
+struct trace_event_data_offsets_xfs_icwalk_class {
+};
 
-struct trace_event_data_offsets_xlog_iclog_class {};
+struct trace_event_data_offsets_xlog_iclog_class {
+};
 
-struct trace_event_data_offsets_xfs_das_state_class {};
+struct trace_event_data_offsets_xfs_das_state_class {
+};
 
 struct trace_event_data_offsets_xfs_force_shutdown {
 	u32 fname;
 	const void *fname_ptr_;
 };
 
-struct trace_event_data_offsets_xfs_exchrange_inode_class {};
+struct trace_event_data_offsets_xfs_exchrange_inode_class {
+};
 
-struct trace_event_data_offsets_xfs_exchrange_class {};
+struct trace_event_data_offsets_xfs_exchrange_class {
+};
 
-struct trace_event_data_offsets_xfs_exchrange_freshness {};
+struct trace_event_data_offsets_xfs_exchrange_freshness {
+};
 
-struct trace_event_data_offsets_xfs_exchmaps_overhead {};
+struct trace_event_data_offsets_xfs_exchmaps_overhead {
+};
 
-struct trace_event_data_offsets_xfs_exchmaps_estimate_class {};
+struct trace_event_data_offsets_xfs_exchmaps_estimate_class {
+};
 
-struct trace_event_data_offsets_xfs_exchmaps_intent_class {};
+struct trace_event_data_offsets_xfs_exchmaps_intent_class {
+};
 
-struct trace_event_data_offsets_xfs_exchmaps_delta_nextents_step {};
+struct trace_event_data_offsets_xfs_exchmaps_delta_nextents_step {
+};
 
-struct trace_event_data_offsets_xfs_exchmaps_delta_nextents {};
+struct trace_event_data_offsets_xfs_exchmaps_delta_nextents {
+};
 
 struct trace_event_data_offsets_xfs_getparents_rec_class {
 	u32 name;
 	const void *name_ptr_;
 };
 
-struct trace_event_data_offsets_xfs_getparents_class {};
+struct trace_event_data_offsets_xfs_getparents_class {
+};
 
 struct trace_event_data_offsets_xfs_metadir_update_class {
 	u32 fname;
@@ -69458,9 +69759,11 @@ struct trace_event_data_offsets_xfs_metadir_class {
 	const void *name_ptr_;
 };
 
-struct trace_event_data_offsets_xfs_metafile_resv_class {};
+struct trace_event_data_offsets_xfs_metafile_resv_class {
+};
 
-struct trace_event_data_offsets_xfs_freeblocks_resv_class {};
+struct trace_event_data_offsets_xfs_freeblocks_resv_class {
+};
 
 typedef void (*btf_trace_xfs_attr_list_sf)(void *, struct xfs_attr_list_context *);
 
@@ -73464,6 +73767,8 @@ struct extent_buffer {
 	struct folio *folios[16];
 };
 
+struct btrfs_root;
+
 struct btrfs_inode;
 
 struct extent_io_tree {
@@ -73475,6 +73780,8 @@ struct extent_io_tree {
 	u8 owner;
 	spinlock_t lock;
 };
+
+struct btrfs_space_info;
 
 enum btrfs_rsv_type {
 	BTRFS_BLOCK_RSV_GLOBAL = 0,
@@ -73488,8 +73795,6 @@ enum btrfs_rsv_type {
 	BTRFS_BLOCK_RSV_TEMP = 8,
 };
 
-struct btrfs_space_info;
-
 struct btrfs_block_rsv {
 	u64 size;
 	u64 reserved;
@@ -73501,6 +73806,16 @@ struct btrfs_block_rsv {
 	u64 qgroup_rsv_size;
 	u64 qgroup_rsv_reserved;
 };
+
+struct btrfs_transaction;
+
+struct btrfs_stripe_hash_table;
+
+struct btrfs_workqueue;
+
+struct btrfs_fs_devices;
+
+struct reloc_control;
 
 struct btrfs_block_group;
 
@@ -73514,6 +73829,8 @@ struct btrfs_free_cluster {
 	struct btrfs_block_group *block_group;
 	struct list_head block_group_list;
 };
+
+struct btrfs_balance_control;
 
 struct btrfs_discard_ctl {
 	struct workqueue_struct *discard_workers;
@@ -73540,8 +73857,6 @@ typedef void (*btrfs_func_t)(struct btrfs_work *);
 
 typedef void (*btrfs_ordered_func_t)(struct btrfs_work *, bool);
 
-struct btrfs_workqueue;
-
 struct btrfs_work {
 	btrfs_func_t func;
 	btrfs_ordered_func_t ordered_func;
@@ -73550,6 +73865,8 @@ struct btrfs_work {
 	struct btrfs_workqueue *wq;
 	long unsigned int flags;
 };
+
+struct btrfs_delayed_root;
 
 struct btrfs_device;
 
@@ -73576,6 +73893,8 @@ struct btrfs_dev_replace {
 	struct task_struct *replace_task;
 };
 
+struct crypto_shash;
+
 enum btrfs_exclusive_operation {
 	BTRFS_EXCLOP_NONE = 0,
 	BTRFS_EXCLOP_BALANCE_PAUSED = 1,
@@ -73594,22 +73913,6 @@ struct btrfs_commit_stats {
 	u64 total_commit_dur;
 	u64 critical_section_start_time;
 };
-
-struct btrfs_root;
-
-struct btrfs_transaction;
-
-struct btrfs_stripe_hash_table;
-
-struct btrfs_fs_devices;
-
-struct reloc_control;
-
-struct btrfs_balance_control;
-
-struct btrfs_delayed_root;
-
-struct crypto_shash;
 
 struct btrfs_fs_info {
 	u8 chunk_tree_uuid[16];
@@ -73819,6 +74122,10 @@ struct btrfs_fs_info {
 	struct lockdep_map btrfs_ordered_extent_map;
 };
 
+struct btrfs_caching_control;
+
+struct btrfs_free_space_ctl;
+
 enum btrfs_discard_state {
 	BTRFS_DISCARD_EXTENTS = 0,
 	BTRFS_DISCARD_BITMAPS = 1,
@@ -73839,18 +74146,14 @@ struct btrfs_io_ctl {
 	int bitmaps;
 };
 
+struct btrfs_chunk_map;
+
 enum btrfs_block_group_size_class {
 	BTRFS_BG_SZ_NONE = 0,
 	BTRFS_BG_SZ_SMALL = 1,
 	BTRFS_BG_SZ_MEDIUM = 2,
 	BTRFS_BG_SZ_LARGE = 3,
 };
-
-struct btrfs_caching_control;
-
-struct btrfs_free_space_ctl;
-
-struct btrfs_chunk_map;
 
 struct btrfs_block_group {
 	struct btrfs_fs_info *fs_info;
@@ -74076,19 +74379,6 @@ struct extent_state {
 	u32 state;
 };
 
-struct btrfs_workqueue {
-	struct workqueue_struct *normal_wq;
-	struct btrfs_fs_info *fs_info;
-	struct list_head ordered_list;
-	spinlock_t list_lock;
-	atomic_t pending;
-	int limit_active;
-	int current_active;
-	int thresh;
-	unsigned int count;
-	spinlock_t thres_lock;
-};
-
 struct btrfs_space_info {
 	struct btrfs_fs_info *fs_info;
 	struct btrfs_space_info *parent;
@@ -74178,37 +74468,37 @@ enum {
 };
 
 enum {
-	BTRFS_MOUNT_NODATASUM = 1ULL,
-	BTRFS_MOUNT_NODATACOW = 2ULL,
-	BTRFS_MOUNT_NOBARRIER = 4ULL,
-	BTRFS_MOUNT_SSD = 8ULL,
-	BTRFS_MOUNT_DEGRADED = 16ULL,
-	BTRFS_MOUNT_COMPRESS = 32ULL,
-	BTRFS_MOUNT_NOTREELOG = 64ULL,
-	BTRFS_MOUNT_FLUSHONCOMMIT = 128ULL,
-	BTRFS_MOUNT_SSD_SPREAD = 256ULL,
-	BTRFS_MOUNT_NOSSD = 512ULL,
-	BTRFS_MOUNT_DISCARD_SYNC = 1024ULL,
-	BTRFS_MOUNT_FORCE_COMPRESS = 2048ULL,
-	BTRFS_MOUNT_SPACE_CACHE = 4096ULL,
-	BTRFS_MOUNT_CLEAR_CACHE = 8192ULL,
-	BTRFS_MOUNT_USER_SUBVOL_RM_ALLOWED = 16384ULL,
-	BTRFS_MOUNT_ENOSPC_DEBUG = 32768ULL,
-	BTRFS_MOUNT_AUTO_DEFRAG = 65536ULL,
-	BTRFS_MOUNT_USEBACKUPROOT = 131072ULL,
-	BTRFS_MOUNT_SKIP_BALANCE = 262144ULL,
-	BTRFS_MOUNT_PANIC_ON_FATAL_ERROR = 524288ULL,
-	BTRFS_MOUNT_RESCAN_UUID_TREE = 1048576ULL,
-	BTRFS_MOUNT_FRAGMENT_DATA = 2097152ULL,
-	BTRFS_MOUNT_FRAGMENT_METADATA = 4194304ULL,
-	BTRFS_MOUNT_FREE_SPACE_TREE = 8388608ULL,
-	BTRFS_MOUNT_NOLOGREPLAY = 16777216ULL,
-	BTRFS_MOUNT_REF_VERIFY = 33554432ULL,
-	BTRFS_MOUNT_DISCARD_ASYNC = 67108864ULL,
-	BTRFS_MOUNT_IGNOREBADROOTS = 134217728ULL,
-	BTRFS_MOUNT_IGNOREDATACSUMS = 268435456ULL,
-	BTRFS_MOUNT_NODISCARD = 536870912ULL,
-	BTRFS_MOUNT_NOSPACECACHE = 1073741824ULL,
+	BTRFS_MOUNT_NODATASUM = 1,
+	BTRFS_MOUNT_NODATACOW = 2,
+	BTRFS_MOUNT_NOBARRIER = 4,
+	BTRFS_MOUNT_SSD = 8,
+	BTRFS_MOUNT_DEGRADED = 16,
+	BTRFS_MOUNT_COMPRESS = 32,
+	BTRFS_MOUNT_NOTREELOG = 64,
+	BTRFS_MOUNT_FLUSHONCOMMIT = 128,
+	BTRFS_MOUNT_SSD_SPREAD = 256,
+	BTRFS_MOUNT_NOSSD = 512,
+	BTRFS_MOUNT_DISCARD_SYNC = 1024,
+	BTRFS_MOUNT_FORCE_COMPRESS = 2048,
+	BTRFS_MOUNT_SPACE_CACHE = 4096,
+	BTRFS_MOUNT_CLEAR_CACHE = 8192,
+	BTRFS_MOUNT_USER_SUBVOL_RM_ALLOWED = 16384,
+	BTRFS_MOUNT_ENOSPC_DEBUG = 32768,
+	BTRFS_MOUNT_AUTO_DEFRAG = 65536,
+	BTRFS_MOUNT_USEBACKUPROOT = 131072,
+	BTRFS_MOUNT_SKIP_BALANCE = 262144,
+	BTRFS_MOUNT_PANIC_ON_FATAL_ERROR = 524288,
+	BTRFS_MOUNT_RESCAN_UUID_TREE = 1048576,
+	BTRFS_MOUNT_FRAGMENT_DATA = 2097152,
+	BTRFS_MOUNT_FRAGMENT_METADATA = 4194304,
+	BTRFS_MOUNT_FREE_SPACE_TREE = 8388608,
+	BTRFS_MOUNT_NOLOGREPLAY = 16777216,
+	BTRFS_MOUNT_REF_VERIFY = 33554432,
+	BTRFS_MOUNT_DISCARD_ASYNC = 67108864,
+	BTRFS_MOUNT_IGNOREBADROOTS = 134217728,
+	BTRFS_MOUNT_IGNOREDATACSUMS = 268435456,
+	BTRFS_MOUNT_NODISCARD = 536870912,
+	BTRFS_MOUNT_NOSPACECACHE = 1073741824,
 	BTRFS_MOUNT_IGNOREMETACSUMS = 2147483648ULL,
 	BTRFS_MOUNT_IGNORESUPERFLAGS = 4294967296ULL,
 	BTRFS_MOUNT_REF_TRACKER = 8589934592ULL,
@@ -74462,11 +74752,13 @@ struct btrfs_path {
 };
 
 struct btrfs_ref_tracker_dir {
-	struct {} tracker;
+	struct {
+	} tracker;
 };
 
 struct btrfs_ref_tracker {
-	struct {} tracker;
+	struct {
+	} tracker;
 };
 
 struct btrfs_delayed_node {
@@ -74575,7 +74867,7 @@ enum btrfs_delayed_ref_action {
 	BTRFS_DROP_DELAYED_REF = 2,
 	BTRFS_ADD_DELAYED_EXTENT = 3,
 	BTRFS_UPDATE_DELAYED_HEAD = 4,
-};
+} __attribute__((packed));
 
 struct btrfs_data_ref {
 	u64 objectid;
@@ -75698,41 +75990,59 @@ struct trace_event_raw_btrfs_extent_map_shrinker_remove_em {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_btrfs_transaction_commit {};
+struct trace_event_data_offsets_btrfs_transaction_commit {
+};
 
-struct trace_event_data_offsets_btrfs__inode {};
+struct trace_event_data_offsets_btrfs__inode {
+};
 
-struct trace_event_data_offsets_btrfs_get_extent {};
+struct trace_event_data_offsets_btrfs_get_extent {
+};
 
-struct trace_event_data_offsets_btrfs_handle_em_exist {};
+struct trace_event_data_offsets_btrfs_handle_em_exist {
+};
 
-struct trace_event_data_offsets_btrfs__file_extent_item_regular {};
+struct trace_event_data_offsets_btrfs__file_extent_item_regular {
+};
 
-struct trace_event_data_offsets_btrfs__file_extent_item_inline {};
+struct trace_event_data_offsets_btrfs__file_extent_item_inline {
+};
 
-struct trace_event_data_offsets_btrfs__ordered_extent {};
+struct trace_event_data_offsets_btrfs__ordered_extent {
+};
 
-struct trace_event_data_offsets_btrfs_finish_ordered_extent {};
+struct trace_event_data_offsets_btrfs_finish_ordered_extent {
+};
 
-struct trace_event_data_offsets_btrfs__writepage {};
+struct trace_event_data_offsets_btrfs__writepage {
+};
 
-struct trace_event_data_offsets_btrfs_writepage_end_io_hook {};
+struct trace_event_data_offsets_btrfs_writepage_end_io_hook {
+};
 
-struct trace_event_data_offsets_btrfs_sync_file {};
+struct trace_event_data_offsets_btrfs_sync_file {
+};
 
-struct trace_event_data_offsets_btrfs_sync_fs {};
+struct trace_event_data_offsets_btrfs_sync_fs {
+};
 
-struct trace_event_data_offsets_btrfs_add_block_group {};
+struct trace_event_data_offsets_btrfs_add_block_group {
+};
 
-struct trace_event_data_offsets_btrfs_delayed_tree_ref {};
+struct trace_event_data_offsets_btrfs_delayed_tree_ref {
+};
 
-struct trace_event_data_offsets_btrfs_delayed_data_ref {};
+struct trace_event_data_offsets_btrfs_delayed_data_ref {
+};
 
-struct trace_event_data_offsets_btrfs_delayed_ref_head {};
+struct trace_event_data_offsets_btrfs_delayed_ref_head {
+};
 
-struct trace_event_data_offsets_btrfs__chunk {};
+struct trace_event_data_offsets_btrfs__chunk {
+};
 
-struct trace_event_data_offsets_btrfs_cow_block {};
+struct trace_event_data_offsets_btrfs_cow_block {
+};
 
 struct trace_event_data_offsets_btrfs_space_reservation {
 	u32 type;
@@ -75744,94 +76054,136 @@ struct trace_event_data_offsets_btrfs_trigger_flush {
 	const void *reason_ptr_;
 };
 
-struct trace_event_data_offsets_btrfs_flush_space {};
+struct trace_event_data_offsets_btrfs_flush_space {
+};
 
-struct trace_event_data_offsets_btrfs__reserved_extent {};
+struct trace_event_data_offsets_btrfs__reserved_extent {
+};
 
-struct trace_event_data_offsets_btrfs_find_free_extent {};
+struct trace_event_data_offsets_btrfs_find_free_extent {
+};
 
-struct trace_event_data_offsets_btrfs_find_free_extent_search_loop {};
+struct trace_event_data_offsets_btrfs_find_free_extent_search_loop {
+};
 
-struct trace_event_data_offsets_btrfs_find_free_extent_have_block_group {};
+struct trace_event_data_offsets_btrfs_find_free_extent_have_block_group {
+};
 
-struct trace_event_data_offsets_btrfs__reserve_extent {};
+struct trace_event_data_offsets_btrfs__reserve_extent {
+};
 
-struct trace_event_data_offsets_btrfs_find_cluster {};
+struct trace_event_data_offsets_btrfs_find_cluster {
+};
 
-struct trace_event_data_offsets_btrfs_failed_cluster_setup {};
+struct trace_event_data_offsets_btrfs_failed_cluster_setup {
+};
 
-struct trace_event_data_offsets_btrfs_setup_cluster {};
+struct trace_event_data_offsets_btrfs_setup_cluster {
+};
 
-struct trace_event_data_offsets_btrfs_alloc_extent_state {};
+struct trace_event_data_offsets_btrfs_alloc_extent_state {
+};
 
-struct trace_event_data_offsets_btrfs_free_extent_state {};
+struct trace_event_data_offsets_btrfs_free_extent_state {
+};
 
-struct trace_event_data_offsets_btrfs__work {};
+struct trace_event_data_offsets_btrfs__work {
+};
 
-struct trace_event_data_offsets_btrfs__work__done {};
+struct trace_event_data_offsets_btrfs__work__done {
+};
 
 struct trace_event_data_offsets_btrfs_workqueue {
 	u32 name;
 	const void *name_ptr_;
 };
 
-struct trace_event_data_offsets_btrfs_workqueue_done {};
+struct trace_event_data_offsets_btrfs_workqueue_done {
+};
 
-struct trace_event_data_offsets_btrfs__qgroup_rsv_data {};
+struct trace_event_data_offsets_btrfs__qgroup_rsv_data {
+};
 
-struct trace_event_data_offsets_btrfs_qgroup_extent {};
+struct trace_event_data_offsets_btrfs_qgroup_extent {
+};
 
-struct trace_event_data_offsets_btrfs_qgroup_num_dirty_extents {};
+struct trace_event_data_offsets_btrfs_qgroup_num_dirty_extents {
+};
 
-struct trace_event_data_offsets_btrfs_qgroup_account_extent {};
+struct trace_event_data_offsets_btrfs_qgroup_account_extent {
+};
 
-struct trace_event_data_offsets_btrfs_qgroup_update_counters {};
+struct trace_event_data_offsets_btrfs_qgroup_update_counters {
+};
 
-struct trace_event_data_offsets_btrfs_qgroup_update_reserve {};
+struct trace_event_data_offsets_btrfs_qgroup_update_reserve {
+};
 
-struct trace_event_data_offsets_btrfs_qgroup_meta_reserve {};
+struct trace_event_data_offsets_btrfs_qgroup_meta_reserve {
+};
 
-struct trace_event_data_offsets_btrfs_qgroup_meta_convert {};
+struct trace_event_data_offsets_btrfs_qgroup_meta_convert {
+};
 
-struct trace_event_data_offsets_btrfs_qgroup_meta_free_all_pertrans {};
+struct trace_event_data_offsets_btrfs_qgroup_meta_free_all_pertrans {
+};
 
-struct trace_event_data_offsets_btrfs__prelim_ref {};
+struct trace_event_data_offsets_btrfs__prelim_ref {
+};
 
-struct trace_event_data_offsets_btrfs_inode_mod_outstanding_extents {};
+struct trace_event_data_offsets_btrfs_inode_mod_outstanding_extents {
+};
 
-struct trace_event_data_offsets_btrfs__block_group {};
+struct trace_event_data_offsets_btrfs__block_group {
+};
 
-struct trace_event_data_offsets_btrfs_set_extent_bit {};
+struct trace_event_data_offsets_btrfs_set_extent_bit {
+};
 
-struct trace_event_data_offsets_btrfs_clear_extent_bit {};
+struct trace_event_data_offsets_btrfs_clear_extent_bit {
+};
 
-struct trace_event_data_offsets_btrfs_convert_extent_bit {};
+struct trace_event_data_offsets_btrfs_convert_extent_bit {
+};
 
-struct trace_event_data_offsets_btrfs_dump_space_info {};
+struct trace_event_data_offsets_btrfs_dump_space_info {
+};
 
-struct trace_event_data_offsets_btrfs_reserve_ticket {};
+struct trace_event_data_offsets_btrfs_reserve_ticket {
+};
 
-struct trace_event_data_offsets_btrfs_sleep_tree_lock {};
+struct trace_event_data_offsets_btrfs_sleep_tree_lock {
+};
 
-struct trace_event_data_offsets_btrfs_locking_events {};
+struct trace_event_data_offsets_btrfs_locking_events {
+};
 
-struct trace_event_data_offsets_btrfs__space_info_update {};
+struct trace_event_data_offsets_btrfs__space_info_update {
+};
 
-struct trace_event_data_offsets_btrfs_raid56_bio {};
+struct trace_event_data_offsets_btrfs_raid56_bio {
+};
 
-struct trace_event_data_offsets_btrfs_insert_one_raid_extent {};
+struct trace_event_data_offsets_btrfs_insert_one_raid_extent {
+};
 
-struct trace_event_data_offsets_btrfs_raid_extent_delete {};
+struct trace_event_data_offsets_btrfs_raid_extent_delete {
+};
 
-struct trace_event_data_offsets_btrfs_get_raid_extent_offset {};
+struct trace_event_data_offsets_btrfs_get_raid_extent_offset {
+};
 
-struct trace_event_data_offsets_btrfs_extent_map_shrinker_count {};
+struct trace_event_data_offsets_btrfs_extent_map_shrinker_count {
+};
 
-struct trace_event_data_offsets_btrfs_extent_map_shrinker_scan_enter {};
+struct trace_event_data_offsets_btrfs_extent_map_shrinker_scan_enter {
+};
 
-struct trace_event_data_offsets_btrfs_extent_map_shrinker_scan_exit {};
+struct trace_event_data_offsets_btrfs_extent_map_shrinker_scan_exit {
+};
 
-struct trace_event_data_offsets_btrfs_extent_map_shrinker_remove_em {};
+struct trace_event_data_offsets_btrfs_extent_map_shrinker_remove_em {
+};
 
 typedef void (*btf_trace_btrfs_transaction_commit)(void *, const struct btrfs_fs_info *);
 
@@ -76260,7 +76612,7 @@ enum btrfs_ref_type {
 	BTRFS_REF_NOT_SET = 0,
 	BTRFS_REF_DATA = 1,
 	BTRFS_REF_METADATA = 2,
-};
+} __attribute__((packed));
 
 struct btrfs_ref {
 	enum btrfs_ref_type type;
@@ -76349,7 +76701,8 @@ struct btrfs_raid_stride {
 
 struct btrfs_stripe_extent {
 	struct {
-		struct {} __empty_strides;
+		struct {
+		} __empty_strides;
 		struct btrfs_raid_stride strides[0];
 	};
 };
@@ -76994,6 +77347,19 @@ struct alloc_chunk_ctl {
 	struct btrfs_space_info *space_info;
 };
 
+struct btrfs_workqueue {
+	struct workqueue_struct *normal_wq;
+	struct btrfs_fs_info *fs_info;
+	struct list_head ordered_list;
+	spinlock_t list_lock;
+	atomic_t pending;
+	int limit_active;
+	int current_active;
+	int thresh;
+	unsigned int count;
+	spinlock_t thres_lock;
+};
+
 enum {
 	WORK_DONE_BIT = 0,
 	WORK_ORDER_DONE_BIT = 1,
@@ -77443,12 +77809,9 @@ struct workspace___3 {
 	struct list_head list;
 };
 
-typedef enum {
-	ZSTDcs_created = 0,
-	ZSTDcs_init = 1,
-	ZSTDcs_ongoing = 2,
-	ZSTDcs_ending = 3,
-} ZSTD_compressionStage_e;
+struct ZSTD_CCtx_s;
+
+typedef struct ZSTD_CCtx_s ZSTD_CCtx;
 
 typedef enum {
 	ZSTD_fast = 1,
@@ -77461,6 +77824,13 @@ typedef enum {
 	ZSTD_btultra = 8,
 	ZSTD_btultra2 = 9,
 } ZSTD_strategy;
+
+typedef enum {
+	ZSTDcs_created = 0,
+	ZSTDcs_init = 1,
+	ZSTDcs_ongoing = 2,
+	ZSTDcs_ending = 3,
+} ZSTD_compressionStage_e;
 
 typedef struct {
 	unsigned int windowLog;
@@ -77586,15 +77956,15 @@ typedef struct {
 	size_t maxSequences;
 } SeqCollector;
 
+struct SeqDef_s;
+
+typedef struct SeqDef_s SeqDef;
+
 typedef enum {
 	ZSTD_llt_none = 0,
 	ZSTD_llt_literalLength = 1,
 	ZSTD_llt_matchLength = 2,
 } ZSTD_longLengthType_e;
-
-struct SeqDef_s;
-
-typedef struct SeqDef_s SeqDef;
 
 typedef struct {
 	SeqDef *sequencesStart;
@@ -77890,8 +78260,6 @@ struct ZSTD_CCtx_s {
 	ZSTD_Sequence *extSeqBuf;
 	size_t extSeqBufCapacity;
 };
-
-typedef struct ZSTD_CCtx_s ZSTD_CCtx;
 
 typedef ZSTD_CCtx ZSTD_CStream;
 
@@ -78601,7 +78969,7 @@ struct prop_handler {
 	const char *xattr_name;
 	int (*validate)(const struct btrfs_inode *, const char *, size_t);
 	int (*apply)(struct btrfs_inode *, const char *, size_t);
-	const char * (*extract)(const struct btrfs_inode *);
+	const char *(*extract)(const struct btrfs_inode *);
 	bool (*ignore)(const struct btrfs_inode *);
 	int inheritable;
 };
@@ -79114,15 +79482,20 @@ struct trace_event_data_offsets_erofs_lookup {
 	const void *name_ptr_;
 };
 
-struct trace_event_data_offsets_erofs_fill_inode {};
+struct trace_event_data_offsets_erofs_fill_inode {
+};
 
-struct trace_event_data_offsets_erofs_read_folio {};
+struct trace_event_data_offsets_erofs_read_folio {
+};
 
-struct trace_event_data_offsets_erofs_readahead {};
+struct trace_event_data_offsets_erofs_readahead {
+};
 
-struct trace_event_data_offsets_erofs_map_blocks_enter {};
+struct trace_event_data_offsets_erofs_map_blocks_enter {
+};
 
-struct trace_event_data_offsets_erofs_map_blocks_exit {};
+struct trace_event_data_offsets_erofs_map_blocks_exit {
+};
 
 typedef void (*btf_trace_erofs_lookup)(void *, struct inode *, struct dentry *, unsigned int);
 
@@ -79441,7 +79814,7 @@ enum z_erofs_pclustermode {
 };
 
 struct z_erofs_frontend {
-	struct inode * const inode;
+	struct inode *const inode;
 	struct erofs_map_blocks map;
 	struct z_erofs_bvec_iter biter;
 	struct page *pagepool;
@@ -79854,6 +80227,7 @@ struct sem_array {
 	int sem_nsems;
 	int complex_count;
 	unsigned int use_global_lock;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -80897,7 +81271,8 @@ struct trace_event_raw_cap_capable {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_cap_capable {};
+struct trace_event_data_offsets_cap_capable {
+};
 
 typedef void (*btf_trace_cap_capable)(void *, const struct cred *, struct user_namespace *, const struct user_namespace *, int, int);
 
@@ -80909,6 +81284,186 @@ struct ethhdr {
 	unsigned char h_dest[6];
 	unsigned char h_source[6];
 	__be16 h_proto;
+};
+
+struct ethtool_drvinfo;
+
+struct ethtool_regs;
+
+struct ethtool_wolinfo;
+
+struct ethtool_link_ext_state_info;
+
+struct ethtool_link_ext_stats;
+
+struct ethtool_eeprom;
+
+struct ethtool_coalesce;
+
+struct kernel_ethtool_coalesce;
+
+struct ethtool_ringparam;
+
+struct kernel_ethtool_ringparam;
+
+struct ethtool_pause_stats;
+
+struct ethtool_pauseparam;
+
+struct ethtool_test;
+
+enum ethtool_phys_id_state {
+	ETHTOOL_ID_INACTIVE = 0,
+	ETHTOOL_ID_ACTIVE = 1,
+	ETHTOOL_ID_ON = 2,
+	ETHTOOL_ID_OFF = 3,
+};
+
+struct ethtool_stats;
+
+struct ethtool_rxnfc;
+
+struct ethtool_flash;
+
+struct ethtool_rxfh_param;
+
+struct ethtool_rxfh_fields;
+
+struct ethtool_rxfh_context;
+
+struct ethtool_channels;
+
+struct ethtool_dump;
+
+struct kernel_ethtool_ts_info;
+
+struct ethtool_ts_stats;
+
+struct ethtool_modinfo;
+
+struct ethtool_keee;
+
+struct ethtool_tunable;
+
+struct ethtool_link_ksettings;
+
+struct ethtool_fec_stats;
+
+struct ethtool_fec_hist;
+
+struct ethtool_fecparam;
+
+struct ethtool_module_eeprom;
+
+struct ethtool_eth_phy_stats;
+
+struct ethtool_eth_mac_stats;
+
+struct ethtool_eth_ctrl_stats;
+
+struct ethtool_rmon_stats;
+
+struct ethtool_rmon_hist_range;
+
+struct ethtool_module_power_mode_params;
+
+struct ethtool_mm_state;
+
+struct ethtool_mm_cfg;
+
+struct ethtool_mm_stats;
+
+struct ethtool_ops {
+	u32 supported_input_xfrm: 8;
+	u32 cap_link_lanes_supported: 1;
+	u32 rxfh_per_ctx_fields: 1;
+	u32 rxfh_per_ctx_key: 1;
+	u32 cap_rss_rxnfc_adds: 1;
+	u32 rxfh_indir_space;
+	u16 rxfh_key_space;
+	u16 rxfh_priv_size;
+	u32 rxfh_max_num_contexts;
+	u32 supported_coalesce_params;
+	u32 supported_ring_params;
+	u32 supported_hwtstamp_qualifiers;
+	void (*get_drvinfo)(struct net_device *, struct ethtool_drvinfo *);
+	int (*get_regs_len)(struct net_device *);
+	void (*get_regs)(struct net_device *, struct ethtool_regs *, void *);
+	void (*get_wol)(struct net_device *, struct ethtool_wolinfo *);
+	int (*set_wol)(struct net_device *, struct ethtool_wolinfo *);
+	u32 (*get_msglevel)(struct net_device *);
+	void (*set_msglevel)(struct net_device *, u32);
+	int (*nway_reset)(struct net_device *);
+	u32 (*get_link)(struct net_device *);
+	int (*get_link_ext_state)(struct net_device *, struct ethtool_link_ext_state_info *);
+	void (*get_link_ext_stats)(struct net_device *, struct ethtool_link_ext_stats *);
+	int (*get_eeprom_len)(struct net_device *);
+	int (*get_eeprom)(struct net_device *, struct ethtool_eeprom *, u8 *);
+	int (*set_eeprom)(struct net_device *, struct ethtool_eeprom *, u8 *);
+	int (*get_coalesce)(struct net_device *, struct ethtool_coalesce *, struct kernel_ethtool_coalesce *, struct netlink_ext_ack *);
+	int (*set_coalesce)(struct net_device *, struct ethtool_coalesce *, struct kernel_ethtool_coalesce *, struct netlink_ext_ack *);
+	void (*get_ringparam)(struct net_device *, struct ethtool_ringparam *, struct kernel_ethtool_ringparam *, struct netlink_ext_ack *);
+	int (*set_ringparam)(struct net_device *, struct ethtool_ringparam *, struct kernel_ethtool_ringparam *, struct netlink_ext_ack *);
+	void (*get_pause_stats)(struct net_device *, struct ethtool_pause_stats *);
+	void (*get_pauseparam)(struct net_device *, struct ethtool_pauseparam *);
+	int (*set_pauseparam)(struct net_device *, struct ethtool_pauseparam *);
+	void (*self_test)(struct net_device *, struct ethtool_test *, u64 *);
+	void (*get_strings)(struct net_device *, u32, u8 *);
+	int (*set_phys_id)(struct net_device *, enum ethtool_phys_id_state);
+	void (*get_ethtool_stats)(struct net_device *, struct ethtool_stats *, u64 *);
+	int (*begin)(struct net_device *);
+	void (*complete)(struct net_device *);
+	u32 (*get_priv_flags)(struct net_device *);
+	int (*set_priv_flags)(struct net_device *, u32);
+	int (*get_sset_count)(struct net_device *, int);
+	int (*get_rxnfc)(struct net_device *, struct ethtool_rxnfc *, u32 *);
+	int (*set_rxnfc)(struct net_device *, struct ethtool_rxnfc *);
+	int (*flash_device)(struct net_device *, struct ethtool_flash *);
+	int (*reset)(struct net_device *, u32 *);
+	u32 (*get_rx_ring_count)(struct net_device *);
+	u32 (*get_rxfh_key_size)(struct net_device *);
+	u32 (*get_rxfh_indir_size)(struct net_device *);
+	int (*get_rxfh)(struct net_device *, struct ethtool_rxfh_param *);
+	int (*set_rxfh)(struct net_device *, struct ethtool_rxfh_param *, struct netlink_ext_ack *);
+	int (*get_rxfh_fields)(struct net_device *, struct ethtool_rxfh_fields *);
+	int (*set_rxfh_fields)(struct net_device *, const struct ethtool_rxfh_fields *, struct netlink_ext_ack *);
+	int (*create_rxfh_context)(struct net_device *, struct ethtool_rxfh_context *, const struct ethtool_rxfh_param *, struct netlink_ext_ack *);
+	int (*modify_rxfh_context)(struct net_device *, struct ethtool_rxfh_context *, const struct ethtool_rxfh_param *, struct netlink_ext_ack *);
+	int (*remove_rxfh_context)(struct net_device *, struct ethtool_rxfh_context *, u32, struct netlink_ext_ack *);
+	void (*get_channels)(struct net_device *, struct ethtool_channels *);
+	int (*set_channels)(struct net_device *, struct ethtool_channels *);
+	int (*get_dump_flag)(struct net_device *, struct ethtool_dump *);
+	int (*get_dump_data)(struct net_device *, struct ethtool_dump *, void *);
+	int (*set_dump)(struct net_device *, struct ethtool_dump *);
+	int (*get_ts_info)(struct net_device *, struct kernel_ethtool_ts_info *);
+	void (*get_ts_stats)(struct net_device *, struct ethtool_ts_stats *);
+	int (*get_module_info)(struct net_device *, struct ethtool_modinfo *);
+	int (*get_module_eeprom)(struct net_device *, struct ethtool_eeprom *, u8 *);
+	int (*get_eee)(struct net_device *, struct ethtool_keee *);
+	int (*set_eee)(struct net_device *, struct ethtool_keee *);
+	int (*get_tunable)(struct net_device *, const struct ethtool_tunable *, void *);
+	int (*set_tunable)(struct net_device *, const struct ethtool_tunable *, const void *);
+	int (*get_per_queue_coalesce)(struct net_device *, u32, struct ethtool_coalesce *);
+	int (*set_per_queue_coalesce)(struct net_device *, u32, struct ethtool_coalesce *);
+	int (*get_link_ksettings)(struct net_device *, struct ethtool_link_ksettings *);
+	int (*set_link_ksettings)(struct net_device *, const struct ethtool_link_ksettings *);
+	void (*get_fec_stats)(struct net_device *, struct ethtool_fec_stats *, struct ethtool_fec_hist *);
+	int (*get_fecparam)(struct net_device *, struct ethtool_fecparam *);
+	int (*set_fecparam)(struct net_device *, struct ethtool_fecparam *);
+	void (*get_ethtool_phy_stats)(struct net_device *, struct ethtool_stats *, u64 *);
+	int (*get_phy_tunable)(struct net_device *, const struct ethtool_tunable *, void *);
+	int (*set_phy_tunable)(struct net_device *, const struct ethtool_tunable *, const void *);
+	int (*get_module_eeprom_by_page)(struct net_device *, const struct ethtool_module_eeprom *, struct netlink_ext_ack *);
+	int (*set_module_eeprom_by_page)(struct net_device *, const struct ethtool_module_eeprom *, struct netlink_ext_ack *);
+	void (*get_eth_phy_stats)(struct net_device *, struct ethtool_eth_phy_stats *);
+	void (*get_eth_mac_stats)(struct net_device *, struct ethtool_eth_mac_stats *);
+	void (*get_eth_ctrl_stats)(struct net_device *, struct ethtool_eth_ctrl_stats *);
+	void (*get_rmon_stats)(struct net_device *, struct ethtool_rmon_stats *, const struct ethtool_rmon_hist_range **);
+	int (*get_module_power_mode)(struct net_device *, struct ethtool_module_power_mode_params *, struct netlink_ext_ack *);
+	int (*set_module_power_mode)(struct net_device *, const struct ethtool_module_power_mode_params *, struct netlink_ext_ack *);
+	int (*get_mm)(struct net_device *, struct ethtool_mm_state *);
+	int (*set_mm)(struct net_device *, struct ethtool_mm_cfg *, struct netlink_ext_ack *);
+	void (*get_mm_stats)(struct net_device *, struct ethtool_mm_stats *);
 };
 
 struct ethtool_netdev_state {
@@ -81429,7 +81984,7 @@ struct ethtool_rxfh_context {
 	u8 indir_configured: 1;
 	u8 key_configured: 1;
 	u32 key_off;
-	long: 0;
+	long: 32;
 	u8 data[0];
 };
 
@@ -81803,29 +82358,29 @@ enum ib_uverbs_wr_opcode {
 };
 
 enum ib_uverbs_device_cap_flags {
-	IB_UVERBS_DEVICE_RESIZE_MAX_WR = 1ULL,
-	IB_UVERBS_DEVICE_BAD_PKEY_CNTR = 2ULL,
-	IB_UVERBS_DEVICE_BAD_QKEY_CNTR = 4ULL,
-	IB_UVERBS_DEVICE_RAW_MULTI = 8ULL,
-	IB_UVERBS_DEVICE_AUTO_PATH_MIG = 16ULL,
-	IB_UVERBS_DEVICE_CHANGE_PHY_PORT = 32ULL,
-	IB_UVERBS_DEVICE_UD_AV_PORT_ENFORCE = 64ULL,
-	IB_UVERBS_DEVICE_CURR_QP_STATE_MOD = 128ULL,
-	IB_UVERBS_DEVICE_SHUTDOWN_PORT = 256ULL,
-	IB_UVERBS_DEVICE_PORT_ACTIVE_EVENT = 1024ULL,
-	IB_UVERBS_DEVICE_SYS_IMAGE_GUID = 2048ULL,
-	IB_UVERBS_DEVICE_RC_RNR_NAK_GEN = 4096ULL,
-	IB_UVERBS_DEVICE_SRQ_RESIZE = 8192ULL,
-	IB_UVERBS_DEVICE_N_NOTIFY_CQ = 16384ULL,
-	IB_UVERBS_DEVICE_MEM_WINDOW = 131072ULL,
-	IB_UVERBS_DEVICE_UD_IP_CSUM = 262144ULL,
-	IB_UVERBS_DEVICE_XRC = 1048576ULL,
-	IB_UVERBS_DEVICE_MEM_MGT_EXTENSIONS = 2097152ULL,
-	IB_UVERBS_DEVICE_MEM_WINDOW_TYPE_2A = 8388608ULL,
-	IB_UVERBS_DEVICE_MEM_WINDOW_TYPE_2B = 16777216ULL,
-	IB_UVERBS_DEVICE_RC_IP_CSUM = 33554432ULL,
-	IB_UVERBS_DEVICE_RAW_IP_CSUM = 67108864ULL,
-	IB_UVERBS_DEVICE_MANAGED_FLOW_STEERING = 536870912ULL,
+	IB_UVERBS_DEVICE_RESIZE_MAX_WR = 1,
+	IB_UVERBS_DEVICE_BAD_PKEY_CNTR = 2,
+	IB_UVERBS_DEVICE_BAD_QKEY_CNTR = 4,
+	IB_UVERBS_DEVICE_RAW_MULTI = 8,
+	IB_UVERBS_DEVICE_AUTO_PATH_MIG = 16,
+	IB_UVERBS_DEVICE_CHANGE_PHY_PORT = 32,
+	IB_UVERBS_DEVICE_UD_AV_PORT_ENFORCE = 64,
+	IB_UVERBS_DEVICE_CURR_QP_STATE_MOD = 128,
+	IB_UVERBS_DEVICE_SHUTDOWN_PORT = 256,
+	IB_UVERBS_DEVICE_PORT_ACTIVE_EVENT = 1024,
+	IB_UVERBS_DEVICE_SYS_IMAGE_GUID = 2048,
+	IB_UVERBS_DEVICE_RC_RNR_NAK_GEN = 4096,
+	IB_UVERBS_DEVICE_SRQ_RESIZE = 8192,
+	IB_UVERBS_DEVICE_N_NOTIFY_CQ = 16384,
+	IB_UVERBS_DEVICE_MEM_WINDOW = 131072,
+	IB_UVERBS_DEVICE_UD_IP_CSUM = 262144,
+	IB_UVERBS_DEVICE_XRC = 1048576,
+	IB_UVERBS_DEVICE_MEM_MGT_EXTENSIONS = 2097152,
+	IB_UVERBS_DEVICE_MEM_WINDOW_TYPE_2A = 8388608,
+	IB_UVERBS_DEVICE_MEM_WINDOW_TYPE_2B = 16777216,
+	IB_UVERBS_DEVICE_RC_IP_CSUM = 33554432,
+	IB_UVERBS_DEVICE_RAW_IP_CSUM = 67108864,
+	IB_UVERBS_DEVICE_MANAGED_FLOW_STEERING = 536870912,
 	IB_UVERBS_DEVICE_RAW_SCATTER_FCS = 17179869184ULL,
 	IB_UVERBS_DEVICE_PCI_WRITE_END_PADDING = 68719476736ULL,
 	IB_UVERBS_DEVICE_FLUSH_GLOBAL = 274877906944ULL,
@@ -82157,6 +82712,8 @@ struct sctp_ep_common {
 
 typedef __s32 sctp_assoc_t;
 
+struct sctp_endpoint;
+
 struct sockaddr_inet {
 	short unsigned int sa_family;
 	char sa_data[26];
@@ -82207,6 +82764,8 @@ struct sctp_cookie {
 	__u32 raw_addr_list_len;
 };
 
+struct sctp_transport;
+
 struct sctp_tsnmap {
 	long unsigned int *tsn_map;
 	__u32 base_tsn;
@@ -82225,6 +82784,12 @@ struct sctp_inithdr_host {
 	__u16 num_inbound_streams;
 	__u32 initial_tsn;
 };
+
+struct sctp_random_param;
+
+struct sctp_chunks_param;
+
+struct sctp_hmac_algo_param;
 
 enum sctp_state {
 	SCTP_STATE_CLOSED = 0,
@@ -82315,6 +82880,10 @@ struct sctp_ulpq {
 	struct sk_buff_head lobby;
 };
 
+struct sctp_auth_bytes;
+
+struct sctp_shared_key;
+
 struct sctp_priv_assoc_stats {
 	struct __kernel_sockaddr_storage obs_rto_ipaddr;
 	__u64 max_obs_rto;
@@ -82333,20 +82902,6 @@ struct sctp_priv_assoc_stats {
 	__u64 octrlchunks;
 	__u64 ictrlchunks;
 };
-
-struct sctp_endpoint;
-
-struct sctp_transport;
-
-struct sctp_random_param;
-
-struct sctp_chunks_param;
-
-struct sctp_hmac_algo_param;
-
-struct sctp_auth_bytes;
-
-struct sctp_shared_key;
 
 struct sctp_association {
 	struct sctp_ep_common base;
@@ -82490,6 +83045,16 @@ struct nf_hook_entry {
 struct nf_hook_entries {
 	u16 num_hook_entries;
 	struct nf_hook_entry hooks[0];
+};
+
+struct nf_hook_state {
+	u8 hook;
+	u8 pf;
+	struct net_device *in;
+	struct net_device *out;
+	struct sock *sk;
+	struct net *net;
+	int (*okfn)(struct net *, struct sock *, struct sk_buff *);
 };
 
 enum nf_hook_ops_type {
@@ -82867,6 +83432,26 @@ struct ip6_flowlabel {
 	struct net *fl_net;
 };
 
+struct prefix_info {
+	__u8 type;
+	__u8 length;
+	__u8 prefix_len;
+	union {
+		__u8 flags;
+		struct {
+			__u8 reserved: 4;
+			__u8 preferpd: 1;
+			__u8 routeraddr: 1;
+			__u8 autoconf: 1;
+			__u8 onlink: 1;
+		};
+	};
+	__be32 valid;
+	__be32 prefered;
+	__be32 reserved2;
+	struct in6_addr prefix;
+};
+
 struct inet_skb_parm {
 	int iif;
 	struct ip_options opt;
@@ -82955,7 +83540,7 @@ struct sctp_paddrparams {
 	__u32 spp_flags;
 	__u32 spp_ipv6_flowlabel;
 	__u8 spp_dscp;
-	int: 0;
+	long: 8;
 } __attribute__((packed));
 
 struct sctphdr {
@@ -83324,7 +83909,7 @@ struct sctp_chunk {
 struct sctp_stream_interleave {
 	__u16 data_chunk_len;
 	__u16 ftsn_chunk_len;
-	struct sctp_chunk * (*make_datafrag)(const struct sctp_association *, const struct sctp_sndrcvinfo *, int, __u8, gfp_t);
+	struct sctp_chunk *(*make_datafrag)(const struct sctp_association *, const struct sctp_sndrcvinfo *, int, __u8, gfp_t);
 	void (*assign_number)(struct sctp_chunk *);
 	bool (*validate_data)(struct sctp_chunk *);
 	int (*ulpevent_data)(struct sctp_ulpq *, struct sctp_chunk *, gfp_t);
@@ -83418,7 +84003,7 @@ struct sctp_pf {
 	int (*bind_verify)(struct sctp_sock *, union sctp_addr *);
 	int (*send_verify)(struct sctp_sock *, union sctp_addr *);
 	int (*supported_addrs)(const struct sctp_sock *, __be16 *);
-	struct sock * (*create_accept_sk)(struct sock *, struct sctp_association *, bool);
+	struct sock *(*create_accept_sk)(struct sock *, struct sctp_association *, bool);
 	int (*addr_to_user)(struct sctp_sock *, union sctp_addr *);
 	void (*to_sk_saddr)(union sctp_addr *, struct sock *);
 	void (*to_sk_daddr)(union sctp_addr *, struct sock *);
@@ -84547,7 +85132,7 @@ struct landlock_details {
 struct landlock_object;
 
 struct landlock_object_underops {
-	void (*release)(struct landlock_object * const);
+	void (*release)(struct landlock_object *const);
 };
 
 struct landlock_object {
@@ -84589,7 +85174,7 @@ struct landlock_rule {
 	struct landlock_layer layers[0];
 };
 
-typedef access_mask_t get_access_mask_t(const struct landlock_ruleset * const, const u16);
+typedef access_mask_t get_access_mask_t(const struct landlock_ruleset *const, const u16);
 
 enum landlock_request_type {
 	LANDLOCK_REQUEST_PTRACE = 1,
@@ -84617,6 +85202,23 @@ struct landlock_inode_security {
 
 struct landlock_superblock_security {
 	atomic_long_t inode_refs;
+};
+
+struct crypto_instance;
+
+struct crypto_type {
+	unsigned int (*ctxsize)(struct crypto_alg *, u32, u32);
+	unsigned int (*extsize)(struct crypto_alg *);
+	int (*init_tfm)(struct crypto_tfm *);
+	void (*show)(struct seq_file *, struct crypto_alg *);
+	int (*report)(struct sk_buff *, struct crypto_alg *);
+	void (*free)(struct crypto_instance *);
+	void (*destroy)(struct crypto_alg *);
+	unsigned int type;
+	unsigned int maskclear;
+	unsigned int maskset;
+	unsigned int tfmsize;
+	unsigned int algsize;
 };
 
 struct crypto_spawn {
@@ -84706,7 +85308,7 @@ union crypto_no_such_thing;
 
 struct scatter_walk {
 	union {
-		void * const addr;
+		void *const addr;
 		union crypto_no_such_thing *__addr;
 	};
 	struct scatterlist *sg;
@@ -84717,7 +85319,7 @@ struct skcipher_walk {
 	union {
 		struct {
 			struct {
-				const void * const addr;
+				const void *const addr;
 			} virt;
 		} src;
 		struct scatter_walk in;
@@ -84725,7 +85327,7 @@ struct skcipher_walk {
 	union {
 		struct {
 			struct {
-				void * const addr;
+				void *const addr;
 			} virt;
 		} dst;
 		struct scatter_walk out;
@@ -85349,7 +85951,7 @@ struct crypto_acomp_stream {
 };
 
 struct crypto_acomp_streams {
-	void * (*alloc_ctx)(void);
+	void *(*alloc_ctx)(void);
 	void (*free_ctx)(void *);
 	struct crypto_acomp_stream *streams;
 	struct work_struct stream_work;
@@ -85360,7 +85962,7 @@ struct acomp_walk {
 	union {
 		struct {
 			struct {
-				const void * const addr;
+				const void *const addr;
 			} virt;
 		} src;
 		struct scatter_walk in;
@@ -85368,7 +85970,7 @@ struct acomp_walk {
 	union {
 		struct {
 			struct {
-				void * const addr;
+				void *const addr;
 			} virt;
 		} dst;
 		struct scatter_walk out;
@@ -85779,10 +86381,10 @@ struct xor_block_template {
 	struct xor_block_template *next;
 	const char *name;
 	int speed;
-	void (*do_2)(long unsigned int, long unsigned int * restrict, const long unsigned int * restrict);
-	void (*do_3)(long unsigned int, long unsigned int * restrict, const long unsigned int * restrict, const long unsigned int * restrict);
-	void (*do_4)(long unsigned int, long unsigned int * restrict, const long unsigned int * restrict, const long unsigned int * restrict, const long unsigned int * restrict);
-	void (*do_5)(long unsigned int, long unsigned int * restrict, const long unsigned int * restrict, const long unsigned int * restrict, const long unsigned int * restrict, const long unsigned int * restrict);
+	void (*do_2)(long unsigned int, long unsigned int *restrict, const long unsigned int *restrict);
+	void (*do_3)(long unsigned int, long unsigned int *restrict, const long unsigned int *restrict, const long unsigned int *restrict);
+	void (*do_4)(long unsigned int, long unsigned int *restrict, const long unsigned int *restrict, const long unsigned int *restrict, const long unsigned int *restrict);
+	void (*do_5)(long unsigned int, long unsigned int *restrict, const long unsigned int *restrict, const long unsigned int *restrict, const long unsigned int *restrict, const long unsigned int *restrict);
 };
 
 enum asymmetric_payload_bits {
@@ -86171,6 +86773,10 @@ struct blkdev_dio {
 	long: 64;
 };
 
+struct blkcg;
+
+struct blkg_iostat_set;
+
 struct blkg_iostat {
 	u64 bytes[3];
 	u64 ios[3];
@@ -86184,8 +86790,6 @@ struct blkg_iostat_set {
 	struct blkg_iostat cur;
 	struct blkg_iostat last;
 };
-
-struct blkcg;
 
 struct blkg_policy_data;
 
@@ -86221,13 +86825,13 @@ struct bio_alloc_cache {
 	unsigned int nr_irq;
 };
 
+struct rq_qos_ops;
+
 enum rq_qos_id {
 	RQ_QOS_WBT = 0,
 	RQ_QOS_LATENCY = 1,
 	RQ_QOS_COST = 2,
 };
-
-struct rq_qos_ops;
 
 struct rq_qos {
 	const struct rq_qos_ops *ops;
@@ -86446,7 +87050,7 @@ struct elevator_mq_ops {
 	int (*init_hctx)(struct blk_mq_hw_ctx *, unsigned int);
 	void (*exit_hctx)(struct blk_mq_hw_ctx *, unsigned int);
 	void (*depth_updated)(struct request_queue *);
-	void * (*alloc_sched_data)(struct request_queue *);
+	void *(*alloc_sched_data)(struct request_queue *);
 	void (*free_sched_data)(void *);
 	bool (*allow_merge)(struct request_queue *, struct request *, struct bio *);
 	bool (*bio_merge)(struct request_queue *, struct bio *, unsigned int);
@@ -86457,12 +87061,12 @@ struct elevator_mq_ops {
 	void (*prepare_request)(struct request *);
 	void (*finish_request)(struct request *);
 	void (*insert_requests)(struct blk_mq_hw_ctx *, struct list_head *, blk_insert_t);
-	struct request * (*dispatch_request)(struct blk_mq_hw_ctx *);
+	struct request *(*dispatch_request)(struct blk_mq_hw_ctx *);
 	bool (*has_work)(struct blk_mq_hw_ctx *);
 	void (*completed_request)(struct request *, u64);
 	void (*requeue_request)(struct request *);
-	struct request * (*former_request)(struct request_queue *, struct request *);
-	struct request * (*next_request)(struct request_queue *, struct request *);
+	struct request *(*former_request)(struct request_queue *, struct request *);
+	struct request *(*next_request)(struct request_queue *, struct request *);
 	void (*init_icq)(struct io_cq *);
 	void (*exit_icq)(struct io_cq *);
 };
@@ -86624,7 +87228,8 @@ struct trace_event_raw_block_zwplug {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_block_buffer {};
+struct trace_event_data_offsets_block_buffer {
+};
 
 struct trace_event_data_offsets_block_rq_requeue {
 	u32 cmd;
@@ -86641,23 +87246,32 @@ struct trace_event_data_offsets_block_rq {
 	const void *cmd_ptr_;
 };
 
-struct trace_event_data_offsets_block_bio_complete {};
+struct trace_event_data_offsets_block_bio_complete {
+};
 
-struct trace_event_data_offsets_block_bio {};
+struct trace_event_data_offsets_block_bio {
+};
 
-struct trace_event_data_offsets_block_plug {};
+struct trace_event_data_offsets_block_plug {
+};
 
-struct trace_event_data_offsets_block_unplug {};
+struct trace_event_data_offsets_block_unplug {
+};
 
-struct trace_event_data_offsets_block_split {};
+struct trace_event_data_offsets_block_split {
+};
 
-struct trace_event_data_offsets_block_bio_remap {};
+struct trace_event_data_offsets_block_bio_remap {
+};
 
-struct trace_event_data_offsets_block_rq_remap {};
+struct trace_event_data_offsets_block_rq_remap {
+};
 
-struct trace_event_data_offsets_blkdev_zone_mgmt {};
+struct trace_event_data_offsets_blkdev_zone_mgmt {
+};
 
-struct trace_event_data_offsets_block_zwplug {};
+struct trace_event_data_offsets_block_zwplug {
+};
 
 typedef void (*btf_trace_block_touch_buffer)(void *, struct buffer_head *);
 
@@ -86814,9 +87428,9 @@ enum {
 };
 
 enum {
-	BLK_MQ_NO_TAG = 4294967295,
+	BLK_MQ_NO_TAG = 4294967295ULL,
 	BLK_MQ_TAG_MIN = 1,
-	BLK_MQ_TAG_MAX = 4294967294,
+	BLK_MQ_TAG_MAX = 4294967294ULL,
 };
 
 enum {
@@ -87024,6 +87638,29 @@ struct hd_geometry {
 	unsigned char sectors;
 	short unsigned int cylinders;
 	long unsigned int start;
+};
+
+enum pr_type {
+	PR_WRITE_EXCLUSIVE = 1,
+	PR_EXCLUSIVE_ACCESS = 2,
+	PR_WRITE_EXCLUSIVE_REG_ONLY = 3,
+	PR_EXCLUSIVE_ACCESS_REG_ONLY = 4,
+	PR_WRITE_EXCLUSIVE_ALL_REGS = 5,
+	PR_EXCLUSIVE_ACCESS_ALL_REGS = 6,
+};
+
+struct pr_keys;
+
+struct pr_held_reservation;
+
+struct pr_ops {
+	int (*pr_register)(struct block_device *, u64, u64, u32);
+	int (*pr_reserve)(struct block_device *, u64, enum pr_type, u32);
+	int (*pr_release)(struct block_device *, u64, enum pr_type);
+	int (*pr_preempt)(struct block_device *, u64, u64, enum pr_type, bool);
+	int (*pr_clear)(struct block_device *, u64);
+	int (*pr_read_keys)(struct block_device *, struct pr_keys *);
+	int (*pr_read_reservation)(struct block_device *, struct pr_held_reservation *);
 };
 
 struct blkpg_ioctl_arg {
@@ -87370,14 +88007,14 @@ enum {
 };
 
 enum {
-	VTIME_PER_SEC_SHIFT = 37ULL,
+	VTIME_PER_SEC_SHIFT = 37,
 	VTIME_PER_SEC = 137438953472ULL,
-	VTIME_PER_USEC = 137438ULL,
-	VTIME_PER_NSEC = 137ULL,
-	VRATE_MIN_PPM = 10000ULL,
-	VRATE_MAX_PPM = 100000000ULL,
-	VRATE_MIN = 1374ULL,
-	VRATE_CLAMP_ADJ_PCT = 4ULL,
+	VTIME_PER_USEC = 137438,
+	VTIME_PER_NSEC = 137,
+	VRATE_MIN_PPM = 10000,
+	VRATE_MAX_PPM = 100000000,
+	VRATE_MIN = 1374,
+	VRATE_CLAMP_ADJ_PCT = 4,
 	AUTOP_CYCLE_NSEC = 10000000000ULL,
 };
 
@@ -87764,11 +88401,14 @@ struct trace_event_raw_kyber_throttled {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_kyber_latency {};
+struct trace_event_data_offsets_kyber_latency {
+};
 
-struct trace_event_data_offsets_kyber_adjust {};
+struct trace_event_data_offsets_kyber_adjust {
+};
 
-struct trace_event_data_offsets_kyber_throttled {};
+struct trace_event_data_offsets_kyber_throttled {
+};
 
 typedef void (*btf_trace_kyber_latency)(void *, dev_t, const char *, const char *, unsigned int, unsigned int, unsigned int, unsigned int);
 
@@ -87896,14 +88536,14 @@ struct bfq_weight_counter {
 	struct rb_node weights_node;
 };
 
+struct bfq_data;
+
 struct bfq_ttime {
 	u64 last_end_request;
 	u64 ttime_total;
 	long unsigned int ttime_samples;
 	u64 ttime_mean;
 };
-
-struct bfq_data;
 
 struct bfq_io_cq;
 
@@ -88160,13 +88800,17 @@ struct trace_event_raw_wbt_timer {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_wbt_stat {};
+struct trace_event_data_offsets_wbt_stat {
+};
 
-struct trace_event_data_offsets_wbt_lat {};
+struct trace_event_data_offsets_wbt_lat {
+};
 
-struct trace_event_data_offsets_wbt_step {};
+struct trace_event_data_offsets_wbt_step {
+};
 
-struct trace_event_data_offsets_wbt_timer {};
+struct trace_event_data_offsets_wbt_timer {
+};
 
 typedef void (*btf_trace_wbt_stat)(void *, struct backing_dev_info *, struct blk_rq_stat *);
 
@@ -88307,7 +88951,8 @@ struct io_uring_buf_ring {
 			__u16 tail;
 		};
 		struct {
-			struct {} __empty_bufs;
+			struct {
+			} __empty_bufs;
 			struct io_uring_buf bufs[0];
 		};
 	};
@@ -88379,36 +89024,36 @@ struct io_sq_data {
 };
 
 enum {
-	REQ_F_FIXED_FILE = 1ULL,
-	REQ_F_IO_DRAIN = 2ULL,
-	REQ_F_LINK = 4ULL,
-	REQ_F_HARDLINK = 8ULL,
-	REQ_F_FORCE_ASYNC = 16ULL,
-	REQ_F_BUFFER_SELECT = 32ULL,
-	REQ_F_CQE_SKIP = 64ULL,
-	REQ_F_FAIL = 256ULL,
-	REQ_F_INFLIGHT = 512ULL,
-	REQ_F_CUR_POS = 1024ULL,
-	REQ_F_NOWAIT = 2048ULL,
-	REQ_F_LINK_TIMEOUT = 4096ULL,
-	REQ_F_NEED_CLEANUP = 8192ULL,
-	REQ_F_POLLED = 16384ULL,
-	REQ_F_IOPOLL_STATE = 32768ULL,
-	REQ_F_BUFFER_SELECTED = 65536ULL,
-	REQ_F_BUFFER_RING = 131072ULL,
-	REQ_F_REISSUE = 262144ULL,
-	REQ_F_SUPPORT_NOWAIT = 536870912ULL,
-	REQ_F_ISREG = 1073741824ULL,
-	REQ_F_CREDS = 524288ULL,
-	REQ_F_REFCOUNT = 1048576ULL,
-	REQ_F_ARM_LTIMEOUT = 2097152ULL,
-	REQ_F_ASYNC_DATA = 4194304ULL,
-	REQ_F_SKIP_LINK_CQES = 8388608ULL,
-	REQ_F_SINGLE_POLL = 16777216ULL,
-	REQ_F_DOUBLE_POLL = 33554432ULL,
-	REQ_F_MULTISHOT = 67108864ULL,
-	REQ_F_APOLL_MULTISHOT = 134217728ULL,
-	REQ_F_CLEAR_POLLIN = 268435456ULL,
+	REQ_F_FIXED_FILE = 1,
+	REQ_F_IO_DRAIN = 2,
+	REQ_F_LINK = 4,
+	REQ_F_HARDLINK = 8,
+	REQ_F_FORCE_ASYNC = 16,
+	REQ_F_BUFFER_SELECT = 32,
+	REQ_F_CQE_SKIP = 64,
+	REQ_F_FAIL = 256,
+	REQ_F_INFLIGHT = 512,
+	REQ_F_CUR_POS = 1024,
+	REQ_F_NOWAIT = 2048,
+	REQ_F_LINK_TIMEOUT = 4096,
+	REQ_F_NEED_CLEANUP = 8192,
+	REQ_F_POLLED = 16384,
+	REQ_F_IOPOLL_STATE = 32768,
+	REQ_F_BUFFER_SELECTED = 65536,
+	REQ_F_BUFFER_RING = 131072,
+	REQ_F_REISSUE = 262144,
+	REQ_F_SUPPORT_NOWAIT = 536870912,
+	REQ_F_ISREG = 1073741824,
+	REQ_F_CREDS = 524288,
+	REQ_F_REFCOUNT = 1048576,
+	REQ_F_ARM_LTIMEOUT = 2097152,
+	REQ_F_ASYNC_DATA = 4194304,
+	REQ_F_SKIP_LINK_CQES = 8388608,
+	REQ_F_SINGLE_POLL = 16777216,
+	REQ_F_DOUBLE_POLL = 33554432,
+	REQ_F_MULTISHOT = 67108864,
+	REQ_F_APOLL_MULTISHOT = 134217728,
+	REQ_F_CLEAR_POLLIN = 268435456,
 	REQ_F_POLL_NO_LAZY = 2147483648ULL,
 	REQ_F_CAN_POLL = 4294967296ULL,
 	REQ_F_BL_EMPTY = 8589934592ULL,
@@ -88628,11 +89273,14 @@ struct trace_event_raw_io_uring_local_work_run {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_io_uring_create {};
+struct trace_event_data_offsets_io_uring_create {
+};
 
-struct trace_event_data_offsets_io_uring_register {};
+struct trace_event_data_offsets_io_uring_register {
+};
 
-struct trace_event_data_offsets_io_uring_file_get {};
+struct trace_event_data_offsets_io_uring_file_get {
+};
 
 struct trace_event_data_offsets_io_uring_queue_async_work {
 	u32 op_str;
@@ -88644,16 +89292,19 @@ struct trace_event_data_offsets_io_uring_defer {
 	const void *op_str_ptr_;
 };
 
-struct trace_event_data_offsets_io_uring_link {};
+struct trace_event_data_offsets_io_uring_link {
+};
 
-struct trace_event_data_offsets_io_uring_cqring_wait {};
+struct trace_event_data_offsets_io_uring_cqring_wait {
+};
 
 struct trace_event_data_offsets_io_uring_fail_link {
 	u32 op_str;
 	const void *op_str_ptr_;
 };
 
-struct trace_event_data_offsets_io_uring_complete {};
+struct trace_event_data_offsets_io_uring_complete {
+};
 
 struct trace_event_data_offsets_io_uring_submit_req {
 	u32 op_str;
@@ -88675,13 +89326,17 @@ struct trace_event_data_offsets_io_uring_req_failed {
 	const void *op_str_ptr_;
 };
 
-struct trace_event_data_offsets_io_uring_cqe_overflow {};
+struct trace_event_data_offsets_io_uring_cqe_overflow {
+};
 
-struct trace_event_data_offsets_io_uring_task_work_run {};
+struct trace_event_data_offsets_io_uring_task_work_run {
+};
 
-struct trace_event_data_offsets_io_uring_short_write {};
+struct trace_event_data_offsets_io_uring_short_write {
+};
 
-struct trace_event_data_offsets_io_uring_local_work_run {};
+struct trace_event_data_offsets_io_uring_local_work_run {
+};
 
 typedef void (*btf_trace_io_uring_create)(void *, int, void *, u32, u32, u32);
 
@@ -89471,8 +90126,8 @@ struct netmem_desc {
 };
 
 enum net_iov_type {
-	NET_IOV_DMABUF = 0ULL,
-	NET_IOV_IOURING = 1ULL,
+	NET_IOV_DMABUF = 0,
+	NET_IOV_IOURING = 1,
 	NET_IOV_MAX = 18446744073709551615ULL,
 };
 
@@ -89525,14 +90180,14 @@ enum {
 	NETDEV_A_QUEUE_MAX = 7,
 };
 
+struct rps_map;
+
+struct rps_dev_flow_table;
+
 struct pp_memory_provider_params {
 	void *mp_priv;
 	const struct memory_provider_ops *mp_ops;
 };
-
-struct rps_map;
-
-struct rps_dev_flow_table;
 
 struct netdev_rx_queue {
 	struct xdp_rxq_info xdp_rxq;
@@ -89547,14 +90202,33 @@ struct netdev_rx_queue {
 	struct pp_memory_provider_params mp_params;
 };
 
+struct netdev_queue_stats_rx;
+
+struct netdev_queue_stats_tx;
+
+struct netdev_stat_ops {
+	void (*get_queue_stats_rx)(struct net_device *, int, struct netdev_queue_stats_rx *);
+	void (*get_queue_stats_tx)(struct net_device *, int, struct netdev_queue_stats_tx *);
+	void (*get_base_stats)(struct net_device *, struct netdev_queue_stats_rx *, struct netdev_queue_stats_tx *);
+};
+
+struct netdev_queue_mgmt_ops {
+	size_t ndo_queue_mem_size;
+	int (*ndo_queue_mem_alloc)(struct net_device *, void *, int);
+	void (*ndo_queue_mem_free)(struct net_device *, void *);
+	int (*ndo_queue_start)(struct net_device *, void *, int);
+	int (*ndo_queue_stop)(struct net_device *, void *, int);
+	struct device *(*ndo_queue_get_dma_dev)(struct net_device *, int);
+};
+
 struct netdev_config {
 	u32 hds_thresh;
 	u8 hds_config;
 };
 
 struct offload_callbacks {
-	struct sk_buff * (*gso_segment)(struct sk_buff *, netdev_features_t);
-	struct sk_buff * (*gro_receive)(struct list_head *, struct sk_buff *);
+	struct sk_buff *(*gso_segment)(struct sk_buff *, netdev_features_t);
+	struct sk_buff *(*gro_receive)(struct list_head *, struct sk_buff *);
 	int (*gro_complete)(struct sk_buff *, int);
 };
 
@@ -89563,6 +90237,15 @@ struct packet_offload {
 	u16 priority;
 	struct offload_callbacks callbacks;
 	struct list_head list;
+};
+
+struct memory_provider_ops {
+	netmem_ref (*alloc_netmems)(struct page_pool *, gfp_t);
+	bool (*release_netmem)(struct page_pool *, netmem_ref);
+	int (*init)(struct page_pool *);
+	void (*destroy)(struct page_pool *);
+	int (*nl_fill)(void *, struct sk_buff *, struct netdev_rx_queue *);
+	void (*uninstall)(void *, struct netdev_rx_queue *);
 };
 
 struct netdev_queue_stats_rx {
@@ -89684,6 +90367,7 @@ struct net_hotdata {
 struct rps_sock_flow_table {
 	struct callback_head rcu;
 	u32 mask;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -89712,6 +90396,7 @@ struct io_zcrx_area {
 	atomic_t *user_refs;
 	bool is_mapped;
 	u16 area_id;
+	long: 32;
 	long: 64;
 	long: 64;
 	spinlock_t freelist_lock;
@@ -89728,6 +90413,7 @@ struct io_zcrx_ifq {
 	struct io_ring_ctx *ctx;
 	struct io_zcrx_area *area;
 	unsigned int niov_shift;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -90147,6 +90833,17 @@ struct sg_mapping_iter {
 	unsigned int __flags;
 };
 
+struct folio_queue {
+	struct folio_batch vec;
+	u8 orders[31];
+	struct folio_queue *next;
+	struct folio_queue *prev;
+	long unsigned int marks;
+	long unsigned int marks2;
+	unsigned int rreq_id;
+	unsigned int debug_id;
+};
+
 typedef size_t (*iov_step_f)(void *, size_t, size_t, void *, void *);
 
 typedef size_t (*iov_ustep_f)(void *, size_t, size_t, void *, void *);
@@ -90229,11 +90926,11 @@ struct blake2s_state {
 
 enum blake2s_iv {
 	BLAKE2S_IV0 = 1779033703,
-	BLAKE2S_IV1 = 3144134277,
+	BLAKE2S_IV1 = 3144134277ULL,
 	BLAKE2S_IV2 = 1013904242,
-	BLAKE2S_IV3 = 2773480762,
+	BLAKE2S_IV3 = 2773480762ULL,
 	BLAKE2S_IV4 = 1359893119,
-	BLAKE2S_IV5 = 2600822924,
+	BLAKE2S_IV5 = 2600822924ULL,
 	BLAKE2S_IV6 = 528734635,
 	BLAKE2S_IV7 = 1541459225,
 };
@@ -90455,13 +91152,7 @@ struct ct_data_s {
 
 typedef struct ct_data_s ct_data;
 
-struct static_tree_desc_s {
-	const ct_data *static_tree;
-	const int *extra_bits;
-	int extra_base;
-	int elems;
-	int max_length;
-};
+struct static_tree_desc_s;
 
 typedef struct static_tree_desc_s static_tree_desc;
 
@@ -90566,6 +91257,14 @@ struct config_s {
 };
 
 typedef struct config_s config;
+
+struct static_tree_desc_s {
+	const ct_data *static_tree;
+	const int *extra_bits;
+	int extra_base;
+	int elems;
+	int max_length;
+};
 
 typedef struct tree_desc_s tree_desc;
 
@@ -90679,6 +91378,15 @@ typedef enum {
 	ZSTD_reset_session_and_parameters = 3,
 } ZSTD_ResetDirective;
 
+typedef enum {
+	ZSTD_dlm_byCopy = 0,
+	ZSTD_dlm_byRef = 1,
+} ZSTD_dictLoadMethod_e;
+
+typedef ZSTD_customMem zstd_custom_mem;
+
+typedef ZSTD_CCtx zstd_cctx;
+
 struct ZSTD_CDict_s {
 	const void *dictContent;
 	size_t dictContentSize;
@@ -90692,15 +91400,6 @@ struct ZSTD_CDict_s {
 	int compressionLevel;
 	ZSTD_ParamSwitch_e useRowMatchFinder;
 };
-
-typedef enum {
-	ZSTD_dlm_byCopy = 0,
-	ZSTD_dlm_byRef = 1,
-} ZSTD_dictLoadMethod_e;
-
-typedef ZSTD_customMem zstd_custom_mem;
-
-typedef ZSTD_CCtx zstd_cctx;
 
 typedef ZSTD_CDict zstd_cdict;
 
@@ -90935,7 +91634,7 @@ typedef struct {
 	size_t idx;
 } seqStoreSplits;
 
-typedef size_t (*ZSTD_SequenceCopier_f)(ZSTD_CCtx *, ZSTD_SequencePosition *, const ZSTD_Sequence * const, size_t, const void *, size_t, ZSTD_ParamSwitch_e);
+typedef size_t (*ZSTD_SequenceCopier_f)(ZSTD_CCtx *, ZSTD_SequencePosition *, const ZSTD_Sequence *const, size_t, const void *, size_t, ZSTD_ParamSwitch_e);
 
 typedef size_t (*huf_compress_f)(void *, size_t, const void *, size_t, unsigned int, unsigned int, void *, size_t, HUF_CElt *, HUF_repeat *, int);
 
@@ -90995,6 +91694,8 @@ typedef struct {
 
 typedef void (*RecordEvents_f)(Fingerprint *, const void *, size_t);
 
+typedef ZSTD_DCtx zstd_dctx;
+
 struct ZSTD_DDict_s {
 	void *dictBuffer;
 	const void *dictContent;
@@ -91004,8 +91705,6 @@ struct ZSTD_DDict_s {
 	U32 entropyPresent;
 	ZSTD_customMem cMem;
 };
-
-typedef ZSTD_DCtx zstd_dctx;
 
 typedef ZSTD_DDict zstd_ddict;
 
@@ -91413,10 +92112,10 @@ struct ts_config;
 
 struct ts_ops {
 	const char *name;
-	struct ts_config * (*init)(const void *, unsigned int, gfp_t, int);
+	struct ts_config *(*init)(const void *, unsigned int, gfp_t, int);
 	unsigned int (*find)(struct ts_config *, struct ts_state *);
 	void (*destroy)(struct ts_config *);
-	void * (*get_pattern)(struct ts_config *);
+	void *(*get_pattern)(struct ts_config *);
 	unsigned int (*get_pattern_len)(struct ts_config *);
 	struct module *owner;
 	struct list_head list;
@@ -91726,7 +92425,8 @@ struct trace_event_raw_msr_trace_class {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_msr_trace_class {};
+struct trace_event_data_offsets_msr_trace_class {
+};
 
 typedef void (*btf_trace_read_msr)(void *, unsigned int, u64, int);
 
@@ -92080,6 +92780,15 @@ struct acpi_device {
 	void (*remove)(struct acpi_device *);
 };
 
+enum dev_prop_type {
+	DEV_PROP_U8 = 0,
+	DEV_PROP_U16 = 1,
+	DEV_PROP_U32 = 2,
+	DEV_PROP_U64 = 3,
+	DEV_PROP_STRING = 4,
+	DEV_PROP_REF = 5,
+};
+
 struct software_node;
 
 struct software_node_ref_args {
@@ -92092,6 +92801,23 @@ struct software_node {
 	const char *name;
 	const struct software_node *parent;
 	const struct property_entry *properties;
+};
+
+struct property_entry {
+	const char *name;
+	size_t length;
+	bool is_inline;
+	enum dev_prop_type type;
+	union {
+		const void *pointer;
+		union {
+			u8 u8_data[8];
+			u16 u16_data[4];
+			u32 u32_data[2];
+			u64 u64_data[1];
+			const char *str[1];
+		} value;
+	};
 };
 
 struct hotplug_slot_ops {
@@ -92167,15 +92893,6 @@ struct acpi_device_software_nodes {
 	const struct software_node **nodeptrs;
 	struct acpi_device_software_node_port *ports;
 	unsigned int num_ports;
-};
-
-struct acpi_gpio_params;
-
-struct acpi_gpio_mapping {
-	const char *name;
-	const struct acpi_gpio_params *data;
-	unsigned int size;
-	unsigned int quirks;
 };
 
 enum pci_bar_type {
@@ -92344,7 +93061,6 @@ struct pcie_link_state {
 	u32 aspm_enabled: 7;
 	u32 aspm_capable: 7;
 	u32 aspm_default: 7;
-	int: 4;
 	u32 aspm_disable: 7;
 	u32 clkpm_capable: 1;
 	u32 clkpm_enabled: 1;
@@ -92690,6 +93406,10 @@ enum con_scroll {
 	SM_DOWN = 1,
 };
 
+struct vc_data;
+
+struct console_font;
+
 enum vc_intensity {
 	VCI_HALF_BRIGHT = 0,
 	VCI_NORMAL = 1,
@@ -92697,13 +93417,9 @@ enum vc_intensity {
 	VCI_MASK = 3,
 };
 
-struct vc_data;
-
-struct console_font;
-
 struct consw {
 	struct module *owner;
-	const char * (*con_startup)(void);
+	const char *(*con_startup)(void);
 	void (*con_init)(struct vc_data *, bool);
 	void (*con_deinit)(struct vc_data *);
 	void (*con_clear)(struct vc_data *, unsigned int, unsigned int, unsigned int);
@@ -92725,13 +93441,6 @@ struct consw {
 	void (*con_invert_region)(struct vc_data *, u16 *, int);
 	void (*con_debug_enter)(struct vc_data *);
 	void (*con_debug_leave)(struct vc_data *);
-};
-
-struct console_font {
-	unsigned int width;
-	unsigned int height;
-	unsigned int charcount;
-	unsigned char *data;
 };
 
 struct vga_device {
@@ -92802,6 +93511,13 @@ struct vc_state {
 	bool underline;
 	bool blink;
 	bool reverse;
+};
+
+struct console_font {
+	unsigned int width;
+	unsigned int height;
+	unsigned int charcount;
+	unsigned char *data;
 };
 
 struct vt_mode {
@@ -93213,6 +93929,15 @@ typedef enum {
 	OSL_EC_BURST_HANDLER = 6,
 } acpi_execute_type;
 
+struct acpi_gpio_params;
+
+struct acpi_gpio_mapping {
+	const char *name;
+	const struct acpi_gpio_params *data;
+	unsigned int size;
+	unsigned int quirks;
+};
+
 struct acpi_gpio_params {
 	unsigned int crs_entry_index;
 	short unsigned int line_index;
@@ -93399,7 +94124,7 @@ struct acpi_bus_type {
 	struct list_head list;
 	const char *name;
 	bool (*match)(struct device *);
-	struct acpi_device * (*find_companion)(struct device *);
+	struct acpi_device *(*find_companion)(struct device *);
 	void (*setup)(struct device *);
 };
 
@@ -93483,7 +94208,8 @@ struct acpi_resource_irq {
 	union {
 		u8 interrupt;
 		struct {
-			struct {} __Empty_interrupts;
+			struct {
+			} __Empty_interrupts;
 			u8 interrupts[0];
 		};
 	};
@@ -93497,7 +94223,8 @@ struct acpi_resource_dma {
 	union {
 		u8 channel;
 		struct {
-			struct {} __Empty_channels;
+			struct {
+			} __Empty_channels;
 			u8 channels[0];
 		};
 	};
@@ -93686,7 +94413,8 @@ struct acpi_resource_extended_irq {
 	union {
 		u32 interrupt;
 		struct {
-			struct {} __Empty_interrupts;
+			struct {
+			} __Empty_interrupts;
 			u32 interrupts[0];
 		};
 	};
@@ -94184,7 +94912,8 @@ struct acpi_pci_routing_table {
 	union {
 		char pad[4];
 		struct {
-			struct {} __Empty_source;
+			struct {
+			} __Empty_source;
 			char source[0];
 		};
 	};
@@ -94410,8 +95139,8 @@ struct mbox_controller {
 	bool txdone_irq;
 	bool txdone_poll;
 	unsigned int txpoll_period;
-	struct mbox_chan * (*fw_xlate)(struct mbox_controller *, const struct fwnode_reference_args *);
-	struct mbox_chan * (*of_xlate)(struct mbox_controller *, const struct of_phandle_args *);
+	struct mbox_chan *(*fw_xlate)(struct mbox_controller *, const struct fwnode_reference_args *);
+	struct mbox_chan *(*of_xlate)(struct mbox_controller *, const struct of_phandle_args *);
 	struct hrtimer poll_hrt;
 	spinlock_t poll_hrt_lock;
 	struct list_head node;
@@ -94892,11 +95621,11 @@ struct acpi_parse_state {
 	u32 aml_size;
 };
 
+struct acpi_opcode_info;
+
 typedef acpi_status (*acpi_parse_downwards)(struct acpi_walk_state *, union acpi_parse_object **);
 
 typedef acpi_status (*acpi_parse_upwards)(struct acpi_walk_state *);
-
-struct acpi_opcode_info;
 
 struct acpi_walk_state {
 	struct acpi_walk_state *next;
@@ -95767,7 +96496,8 @@ struct aml_resource_extended_irq {
 	union {
 		u32 interrupt;
 		struct {
-			struct {} __Empty_interrupts;
+			struct {
+			} __Empty_interrupts;
 			u32 interrupts[0];
 		};
 	};
@@ -96538,7 +97268,7 @@ struct clk_parent_data {
 struct clk_init_data {
 	const char *name;
 	const struct clk_ops *ops;
-	const char * const *parent_names;
+	const char *const *parent_names;
 	const struct clk_parent_data *parent_data;
 	const struct clk_hw **parent_hws;
 	u8 num_parents;
@@ -97064,18 +97794,18 @@ struct dma_device {
 	int (*device_alloc_chan_resources)(struct dma_chan___2 *);
 	int (*device_router_config)(struct dma_chan___2 *);
 	void (*device_free_chan_resources)(struct dma_chan___2 *);
-	struct dma_async_tx_descriptor * (*device_prep_dma_memcpy)(struct dma_chan___2 *, dma_addr_t, dma_addr_t, size_t, long unsigned int);
-	struct dma_async_tx_descriptor * (*device_prep_dma_xor)(struct dma_chan___2 *, dma_addr_t, dma_addr_t *, unsigned int, size_t, long unsigned int);
-	struct dma_async_tx_descriptor * (*device_prep_dma_xor_val)(struct dma_chan___2 *, dma_addr_t *, unsigned int, size_t, enum sum_check_flags *, long unsigned int);
-	struct dma_async_tx_descriptor * (*device_prep_dma_pq)(struct dma_chan___2 *, dma_addr_t *, dma_addr_t *, unsigned int, const unsigned char *, size_t, long unsigned int);
-	struct dma_async_tx_descriptor * (*device_prep_dma_pq_val)(struct dma_chan___2 *, dma_addr_t *, dma_addr_t *, unsigned int, const unsigned char *, size_t, enum sum_check_flags *, long unsigned int);
-	struct dma_async_tx_descriptor * (*device_prep_dma_memset)(struct dma_chan___2 *, dma_addr_t, int, size_t, long unsigned int);
-	struct dma_async_tx_descriptor * (*device_prep_dma_memset_sg)(struct dma_chan___2 *, struct scatterlist *, unsigned int, int, long unsigned int);
-	struct dma_async_tx_descriptor * (*device_prep_dma_interrupt)(struct dma_chan___2 *, long unsigned int);
-	struct dma_async_tx_descriptor * (*device_prep_peripheral_dma_vec)(struct dma_chan___2 *, const struct dma_vec *, size_t, enum dma_transfer_direction, long unsigned int);
-	struct dma_async_tx_descriptor * (*device_prep_slave_sg)(struct dma_chan___2 *, struct scatterlist *, unsigned int, enum dma_transfer_direction, long unsigned int, void *);
-	struct dma_async_tx_descriptor * (*device_prep_dma_cyclic)(struct dma_chan___2 *, dma_addr_t, size_t, size_t, enum dma_transfer_direction, long unsigned int);
-	struct dma_async_tx_descriptor * (*device_prep_interleaved_dma)(struct dma_chan___2 *, struct dma_interleaved_template *, long unsigned int);
+	struct dma_async_tx_descriptor *(*device_prep_dma_memcpy)(struct dma_chan___2 *, dma_addr_t, dma_addr_t, size_t, long unsigned int);
+	struct dma_async_tx_descriptor *(*device_prep_dma_xor)(struct dma_chan___2 *, dma_addr_t, dma_addr_t *, unsigned int, size_t, long unsigned int);
+	struct dma_async_tx_descriptor *(*device_prep_dma_xor_val)(struct dma_chan___2 *, dma_addr_t *, unsigned int, size_t, enum sum_check_flags *, long unsigned int);
+	struct dma_async_tx_descriptor *(*device_prep_dma_pq)(struct dma_chan___2 *, dma_addr_t *, dma_addr_t *, unsigned int, const unsigned char *, size_t, long unsigned int);
+	struct dma_async_tx_descriptor *(*device_prep_dma_pq_val)(struct dma_chan___2 *, dma_addr_t *, dma_addr_t *, unsigned int, const unsigned char *, size_t, enum sum_check_flags *, long unsigned int);
+	struct dma_async_tx_descriptor *(*device_prep_dma_memset)(struct dma_chan___2 *, dma_addr_t, int, size_t, long unsigned int);
+	struct dma_async_tx_descriptor *(*device_prep_dma_memset_sg)(struct dma_chan___2 *, struct scatterlist *, unsigned int, int, long unsigned int);
+	struct dma_async_tx_descriptor *(*device_prep_dma_interrupt)(struct dma_chan___2 *, long unsigned int);
+	struct dma_async_tx_descriptor *(*device_prep_peripheral_dma_vec)(struct dma_chan___2 *, const struct dma_vec *, size_t, enum dma_transfer_direction, long unsigned int);
+	struct dma_async_tx_descriptor *(*device_prep_slave_sg)(struct dma_chan___2 *, struct scatterlist *, unsigned int, enum dma_transfer_direction, long unsigned int, void *);
+	struct dma_async_tx_descriptor *(*device_prep_dma_cyclic)(struct dma_chan___2 *, dma_addr_t, size_t, size_t, enum dma_transfer_direction, long unsigned int);
+	struct dma_async_tx_descriptor *(*device_prep_interleaved_dma)(struct dma_chan___2 *, struct dma_interleaved_template *, long unsigned int);
 	void (*device_caps)(struct dma_chan___2 *, struct dma_slave_caps *);
 	int (*device_config)(struct dma_chan___2 *, struct dma_slave_config *);
 	int (*device_pause)(struct dma_chan___2 *);
@@ -97167,7 +97897,7 @@ struct dmaengine_unmap_data {
 
 struct dma_descriptor_metadata_ops {
 	int (*attach)(struct dma_async_tx_descriptor *, void *, size_t);
-	void * (*get_ptr)(struct dma_async_tx_descriptor *, size_t *, size_t *);
+	void *(*get_ptr)(struct dma_async_tx_descriptor *, size_t *, size_t *);
 	int (*set_len)(struct dma_async_tx_descriptor *, size_t);
 };
 
@@ -97274,7 +98004,7 @@ struct acpi_dma_spec {
 struct acpi_dma {
 	struct list_head dma_controllers;
 	struct device *dev;
-	struct dma_chan___2 * (*acpi_dma_xlate)(struct acpi_dma_spec *, struct acpi_dma *);
+	struct dma_chan___2 *(*acpi_dma_xlate)(struct acpi_dma_spec *, struct acpi_dma *);
 	void *data;
 	short unsigned int base_request_line;
 	short unsigned int end_request_line;
@@ -97563,7 +98293,11 @@ struct virtqueue {
 	void *priv;
 };
 
+struct virtio_config_ops;
+
 struct vringh_config_ops;
+
+struct virtio_map_ops;
 
 struct vduse_vq_group;
 
@@ -97571,10 +98305,6 @@ union virtio_map {
 	struct device *dma_dev;
 	struct vduse_vq_group *group;
 };
-
-struct virtio_config_ops;
-
-struct virtio_map_ops;
 
 struct virtio_device {
 	int index;
@@ -97615,9 +98345,9 @@ struct virtio_config_ops {
 	u64 (*get_features)(struct virtio_device *);
 	void (*get_extended_features)(struct virtio_device *, u64 *);
 	int (*finalize_features)(struct virtio_device *);
-	const char * (*bus_name)(struct virtio_device *);
+	const char *(*bus_name)(struct virtio_device *);
 	int (*set_vq_affinity)(struct virtqueue *, const struct cpumask *);
-	const struct cpumask * (*get_vq_affinity)(struct virtio_device *, int);
+	const struct cpumask *(*get_vq_affinity)(struct virtio_device *, int);
 	bool (*get_shm_region)(struct virtio_device *, struct virtio_shm_region *, u8);
 	int (*disable_vq_and_reset)(struct virtqueue *);
 	int (*enable_vq_after_reset)(struct virtqueue *);
@@ -97628,7 +98358,7 @@ struct virtio_map_ops {
 	void (*unmap_page)(union virtio_map, dma_addr_t, size_t, enum dma_data_direction, long unsigned int);
 	void (*sync_single_for_cpu)(union virtio_map, dma_addr_t, size_t, enum dma_data_direction);
 	void (*sync_single_for_device)(union virtio_map, dma_addr_t, size_t, enum dma_data_direction);
-	void * (*alloc)(union virtio_map, size_t, dma_addr_t *, gfp_t);
+	void *(*alloc)(union virtio_map, size_t, dma_addr_t *, gfp_t);
 	void (*free)(union virtio_map, size_t, void *, dma_addr_t, long unsigned int);
 	bool (*need_sync)(union virtio_map, dma_addr_t);
 	int (*mapping_error)(union virtio_map, dma_addr_t);
@@ -98009,7 +98739,7 @@ struct virtio_pci_device {
 	unsigned int msix_vectors;
 	unsigned int msix_used_vectors;
 	bool per_vq_vectors;
-	struct virtqueue * (*setup_vq)(struct virtio_pci_device *, struct virtio_pci_vq_info *, unsigned int, void (*)(struct virtqueue *), const char *, bool, u16);
+	struct virtqueue *(*setup_vq)(struct virtio_pci_device *, struct virtio_pci_vq_info *, unsigned int, void (*)(struct virtqueue *), const char *, bool, u16);
 	void (*del_vq)(struct virtio_pci_vq_info *);
 	u16 (*config_vector)(struct virtio_pci_device *, u16);
 	int (*avq_index)(struct virtio_device *, u16 *, u16 *);
@@ -98785,10 +99515,8 @@ struct kbd_struct {
 	unsigned char slockstate;
 	unsigned char ledmode: 1;
 	unsigned char ledflagstate: 4;
-	char: 3;
 	unsigned char default_ledflagstate: 4;
 	unsigned char kbdmode: 3;
-	int: 1;
 	unsigned char modeflags: 5;
 };
 
@@ -99088,7 +99816,7 @@ struct uart_ops {
 	void (*set_termios)(struct uart_port *, struct ktermios *, const struct ktermios *);
 	void (*set_ldisc)(struct uart_port *, struct ktermios *);
 	void (*pm)(struct uart_port *, unsigned int, unsigned int);
-	const char * (*type)(struct uart_port *);
+	const char *(*type)(struct uart_port *);
 	void (*release_port)(struct uart_port *);
 	int (*request_port)(struct uart_port *);
 	void (*config_port)(struct uart_port *, int);
@@ -99108,6 +99836,8 @@ enum uart_iotype {
 	UPIO_MEM16 = 7,
 };
 
+struct uart_state;
+
 struct uart_icount {
 	__u32 cts;
 	__u32 dsr;
@@ -99125,8 +99855,6 @@ struct uart_icount {
 typedef u64 upf_t;
 
 typedef unsigned int upstat_t;
-
-struct uart_state;
 
 struct serial_port_device;
 
@@ -99869,7 +100597,7 @@ enum {
 };
 
 enum {
-	MIX_INFLIGHT = 2147483648,
+	MIX_INFLIGHT = 2147483648ULL,
 };
 
 struct virtio_console_config {
@@ -100102,7 +100830,7 @@ struct iommufd_hw_queue;
 
 struct iommufd_viommu_ops {
 	void (*destroy)(struct iommufd_viommu *);
-	struct iommu_domain * (*alloc_domain_nested)(struct iommufd_viommu *, u32, const struct iommu_user_data *);
+	struct iommu_domain *(*alloc_domain_nested)(struct iommufd_viommu *, u32, const struct iommu_user_data *);
 	int (*cache_invalidate)(struct iommufd_viommu *, struct iommu_user_data_array *);
 	const size_t vdevice_size;
 	int (*vdevice_init)(struct iommufd_vdevice *);
@@ -100132,6 +100860,8 @@ struct iommufd_hw_queue {
 	void (*destroy)(struct iommufd_hw_queue *);
 };
 
+struct fsl_mc_io;
+
 struct fsl_mc_obj_desc {
 	char type[16];
 	int id;
@@ -100144,8 +100874,6 @@ struct fsl_mc_obj_desc {
 	char label[16];
 	u16 flags;
 };
-
-struct fsl_mc_io;
 
 struct fsl_mc_device_irq;
 
@@ -100288,9 +101016,11 @@ struct trace_event_data_offsets_iommu_device_event {
 	const void *device_ptr_;
 };
 
-struct trace_event_data_offsets_map {};
+struct trace_event_data_offsets_map {
+};
 
-struct trace_event_data_offsets_unmap {};
+struct trace_event_data_offsets_unmap {
+};
 
 struct trace_event_data_offsets_iommu_error {
 	u32 device;
@@ -100333,6 +101063,8 @@ struct iova_domain {
 	struct hlist_node cpuhp_dead;
 };
 
+struct iova_fq;
+
 enum iommu_dma_queue_type {
 	IOMMU_DMA_OPTS_PER_CPU_QUEUE = 0,
 	IOMMU_DMA_OPTS_SINGLE_QUEUE = 1,
@@ -100343,8 +101075,6 @@ struct iommu_dma_options {
 	size_t fq_size;
 	unsigned int fq_timeout;
 };
-
-struct iova_fq;
 
 struct iommu_dma_cookie {
 	struct iova_domain iovad;
@@ -100743,7 +101473,7 @@ struct cpu {
 
 struct cpu_attr {
 	struct device_attribute attr;
-	const struct cpumask * const map;
+	const struct cpumask *const map;
 };
 
 struct probe {
@@ -100824,7 +101554,7 @@ struct anon_transport_class {
 	struct attribute_container container;
 };
 
-typedef void * (*devcon_match_fn_t)(const struct fwnode_handle *, const char *, void *);
+typedef void *(*devcon_match_fn_t)(const struct fwnode_handle *, const char *, void *);
 
 typedef enum {
 	PHY_INTERFACE_MODE_NA = 0,
@@ -100899,7 +101629,7 @@ struct req {
 };
 
 struct dev_pm_domain_attach_data {
-	const char * const *pd_names;
+	const char *const *pd_names;
 	u32 num_pd_names;
 	u32 pd_flags;
 };
@@ -100920,13 +101650,13 @@ typedef int (*config_regulators_t)(struct device *, struct dev_pm_opp *, struct 
 typedef int (*config_clks_t)(struct device *, struct opp_table *, struct dev_pm_opp *, void *, bool);
 
 struct dev_pm_opp_config {
-	const char * const *clk_names;
+	const char *const *clk_names;
 	config_clks_t config_clks;
 	const char *prop_name;
 	config_regulators_t config_regulators;
 	const unsigned int *supported_hw;
 	unsigned int supported_hw_count;
-	const char * const *regulator_names;
+	const char *const *regulator_names;
 	struct device *required_dev;
 	unsigned int required_dev_index;
 };
@@ -101258,6 +101988,7 @@ struct virtio_blk_vq {
 	struct virtqueue *vq;
 	spinlock_t lock;
 	char name[16];
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -102423,6 +103154,8 @@ struct nd_interleave_set {
 	guid_t type_guid;
 };
 
+struct nd_lane;
+
 struct nvdimm_drvdata;
 
 struct nd_mapping {
@@ -102434,8 +103167,6 @@ struct nd_mapping {
 	struct mutex lock;
 	struct nvdimm_drvdata *ndd;
 };
-
-struct nd_lane;
 
 struct nd_region {
 	struct device dev;
@@ -103573,9 +104304,9 @@ enum netdev_reg_state {
 	NETREG_DUMMY = 5,
 };
 
-struct reset_control;
-
 struct mii_bus;
+
+struct reset_control;
 
 struct mdio_device {
 	struct device dev;
@@ -103592,6 +104323,8 @@ struct mdio_device {
 	unsigned int reset_assert_delay;
 	unsigned int reset_deassert_delay;
 };
+
+struct phy_driver;
 
 struct phy_c45_device_ids {
 	u32 devices_in_package;
@@ -103618,11 +104351,9 @@ struct eee_config {
 
 struct phylink;
 
-struct pse_control;
-
-struct phy_driver;
-
 struct mii_timestamper;
+
+struct pse_control;
 
 struct phy_device {
 	struct mdio_device mdio;
@@ -103854,7 +104585,7 @@ struct phy_driver {
 	u32 phy_id;
 	char *name;
 	u32 phy_id_mask;
-	const long unsigned int * const features;
+	const long unsigned int *const features;
 	u32 flags;
 	const void *driver_data;
 	int (*soft_reset)(struct phy_device *);
@@ -103972,7 +104703,7 @@ enum {
 };
 
 struct mii_timestamping_ctrl {
-	struct mii_timestamper * (*probe_channel)(struct device *, unsigned int);
+	struct mii_timestamper *(*probe_channel)(struct device *, unsigned int);
 	void (*release_channel)(struct device *, struct mii_timestamper *);
 };
 
@@ -104382,6 +105113,7 @@ struct tun_flow_entry {
 	u32 rxhash;
 	u32 rps_rxhash;
 	int queue_index;
+	long: 32;
 	long: 64;
 	long unsigned int updated;
 	long: 64;
@@ -104483,6 +105215,7 @@ struct veth_rq {
 	struct xdp_mem_info xdp_mem;
 	struct veth_rq_stats stats;
 	bool rx_notify_masked;
+	long: 56;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -104605,6 +105338,13 @@ struct xsk_buff_pool {
 	long: 64;
 };
 
+struct xsk_tx_metadata_ops {
+	void (*tmo_request_timestamp)(void *);
+	u64 (*tmo_fill_timestamp)(void *);
+	void (*tmo_request_checksum)(u16, u16, void *);
+	void (*tmo_request_launch_time)(u64, void *);
+};
+
 struct sd_flow_limit;
 
 struct softnet_data {
@@ -104622,10 +105362,12 @@ struct softnet_data {
 	struct Qdisc **output_queue_tailp;
 	struct sk_buff *completion_queue;
 	struct netdev_xmit xmit;
+	long: 16;
 	long: 64;
 	long: 64;
 	long: 64;
 	unsigned int input_queue_head;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -104642,6 +105384,7 @@ struct softnet_data {
 	long: 64;
 	struct numa_drop_counters drop_counters;
 	int defer_ipi_scheduled;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -104916,6 +105659,7 @@ struct receive_queue {
 	struct scatterlist sg[19];
 	unsigned int min_buf_len;
 	char name[16];
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -105159,6 +105903,24 @@ enum ifla_vxlan_label_policy {
 	VXLAN_LABEL_MAX = 1,
 };
 
+struct udp_tunnel_info;
+
+struct udp_tunnel_nic_shared;
+
+struct udp_tunnel_nic_table_info {
+	unsigned int n_entries;
+	unsigned int tunnel_types;
+};
+
+struct udp_tunnel_nic_info {
+	int (*set_port)(struct net_device *, unsigned int, unsigned int, struct udp_tunnel_info *);
+	int (*unset_port)(struct net_device *, unsigned int, unsigned int, struct udp_tunnel_info *);
+	int (*sync_table)(struct net_device *, unsigned int);
+	struct udp_tunnel_nic_shared *shared;
+	unsigned int flags;
+	struct udp_tunnel_nic_table_info tables[4];
+};
+
 enum {
 	RTN_UNSPEC = 0,
 	RTN_UNICAST = 1,
@@ -105257,6 +106019,7 @@ enum {
 struct udp_prod_queue {
 	struct llist_head ll_root;
 	atomic_t rmem_alloc;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -105280,7 +106043,7 @@ struct udp_sock {
 	void (*encap_err_rcv)(struct sock *, struct sk_buff *, int, __be16, u32, u8 *);
 	int (*encap_err_lookup)(struct sock *, struct sk_buff *);
 	void (*encap_destroy)(struct sock *);
-	struct sk_buff * (*gro_receive)(struct sock *, struct list_head *, struct sk_buff *);
+	struct sk_buff *(*gro_receive)(struct sock *, struct list_head *, struct sk_buff *);
 	int (*gro_complete)(struct sock *, struct sk_buff *, int);
 	struct udp_prod_queue *udp_prod_queue;
 	long: 64;
@@ -105319,9 +106082,9 @@ struct fib6_config;
 struct ipv6_stub {
 	int (*ipv6_sock_mc_join)(struct sock *, int, const struct in6_addr *);
 	int (*ipv6_sock_mc_drop)(struct sock *, int, const struct in6_addr *);
-	struct dst_entry * (*ipv6_dst_lookup_flow)(struct net *, const struct sock *, struct flowi6 *, const struct in6_addr *);
+	struct dst_entry *(*ipv6_dst_lookup_flow)(struct net *, const struct sock *, struct flowi6 *, const struct in6_addr *);
 	int (*ipv6_route_input)(struct sk_buff *);
-	struct fib6_table * (*fib6_get_table)(struct net *, u32);
+	struct fib6_table *(*fib6_get_table)(struct net *, u32);
 	int (*fib6_lookup)(struct net *, int, struct flowi6 *, struct fib6_result *, int);
 	int (*fib6_table_lookup)(struct net *, struct fib6_table *, int, struct flowi6 *, struct fib6_result *, int);
 	void (*fib6_select_path)(const struct net *, struct fib6_result *, struct flowi6 *, int, bool, const struct sk_buff *, int);
@@ -105336,11 +106099,11 @@ struct ipv6_stub {
 	void (*ndisc_send_na)(struct net_device *, const struct in6_addr *, const struct in6_addr *, bool, bool, bool, bool);
 	void (*xfrm6_local_rxpmtu)(struct sk_buff *, u32);
 	int (*xfrm6_udp_encap_rcv)(struct sock *, struct sk_buff *);
-	struct sk_buff * (*xfrm6_gro_udp_encap_rcv)(struct sock *, struct list_head *, struct sk_buff *);
+	struct sk_buff *(*xfrm6_gro_udp_encap_rcv)(struct sock *, struct list_head *, struct sk_buff *);
 	int (*xfrm6_rcv_encap)(struct sk_buff *, int, __be32, int);
 	struct neigh_table *nd_tbl;
 	int (*ipv6_fragment)(struct net *, struct sock *, struct sk_buff *, int (*)(struct net *, struct sock *, struct sk_buff *));
-	struct net_device * (*ipv6_dev_find)(struct net *, const struct in6_addr *, struct net_device *);
+	struct net_device *(*ipv6_dev_find)(struct net *, const struct in6_addr *, struct net_device *);
 	int (*ip6_xmit)(const struct sock *, struct sk_buff *, struct flowi6 *, __u32, struct ipv6_txoptions *, int, u32);
 };
 
@@ -105453,7 +106216,7 @@ struct napi_gro_cb {
 	};
 };
 
-typedef struct sk_buff * (*gro_receive_t)(struct list_head *, struct sk_buff *);
+typedef struct sk_buff *(*gro_receive_t)(struct list_head *, struct sk_buff *);
 
 struct gro_remcsum {
 	int offset;
@@ -105596,7 +106359,7 @@ struct ip_tunnel_info {
 	struct dst_cache dst_cache;
 	u8 options_len;
 	u8 mode;
-	long: 0;
+	long: 48;
 	u8 options[0];
 };
 
@@ -105627,7 +106390,7 @@ typedef void (*udp_tunnel_encap_err_rcv_t)(struct sock *, struct sk_buff *, int,
 
 typedef void (*udp_tunnel_encap_destroy_t)(struct sock *);
 
-typedef struct sk_buff * (*udp_tunnel_gro_receive_t)(struct sock *, struct list_head *, struct sk_buff *);
+typedef struct sk_buff *(*udp_tunnel_gro_receive_t)(struct sock *, struct list_head *, struct sk_buff *);
 
 typedef int (*udp_tunnel_gro_complete_t)(struct sock *, struct sk_buff *, int);
 
@@ -105925,20 +106688,6 @@ struct vxlan_fdb_flush_desc {
 	union vxlan_addr dst_ip;
 };
 
-struct vxlan_mdb_entry_key {
-	union vxlan_addr src;
-	union vxlan_addr dst;
-	__be32 vni;
-};
-
-struct vxlan_mdb_entry {
-	struct rhash_head rhnode;
-	struct list_head remotes;
-	struct vxlan_mdb_entry_key key;
-	struct hlist_node mdb_node;
-	struct callback_head rcu;
-};
-
 struct tunnel_msg {
 	__u8 family;
 	__u8 flags;
@@ -106095,6 +106844,20 @@ enum {
 	MDBE_SRCATTR_UNSPEC = 0,
 	MDBE_SRCATTR_ADDRESS = 1,
 	__MDBE_SRCATTR_MAX = 2,
+};
+
+struct vxlan_mdb_entry_key {
+	union vxlan_addr src;
+	union vxlan_addr dst;
+	__be32 vni;
+};
+
+struct vxlan_mdb_entry {
+	struct rhash_head rhnode;
+	struct list_head remotes;
+	struct vxlan_mdb_entry_key key;
+	struct hlist_node mdb_node;
+	struct callback_head rcu;
 };
 
 struct vxlan_mdb_remote {
@@ -106817,7 +107580,7 @@ struct power_supply {
 };
 
 struct power_supply_ext {
-	const char * const name;
+	const char *const name;
 	u8 charge_behaviours;
 	u32 charge_types;
 	const enum power_supply_property *properties;
@@ -107052,7 +107815,7 @@ struct power_supply_attr {
 	const char *prop_name;
 	char attr_name[31];
 	struct device_attribute dev_attr;
-	const char * const *text_values;
+	const char *const *text_values;
 	int text_values_len;
 };
 
@@ -107075,6 +107838,8 @@ enum thermal_notify_event {
 	THERMAL_TZ_FLUSH_THRESHOLDS = 15,
 };
 
+struct thermal_governor;
+
 struct thermal_attr {
 	struct device_attribute attr;
 	char name[20];
@@ -107093,8 +107858,6 @@ struct thermal_trip_desc {
 	struct list_head thermal_instances;
 	int threshold;
 };
-
-struct thermal_governor;
 
 struct thermal_zone_device {
 	int id;
@@ -107432,11 +108195,6 @@ struct watchdog_device {
 	struct list_head deferred;
 };
 
-struct watchdog_governor {
-	const char name[20];
-	void (*pretimeout)(struct watchdog_device *);
-};
-
 struct watchdog_core_data {
 	struct device dev;
 	struct cdev cdev;
@@ -107465,9 +108223,11 @@ struct trace_event_raw_watchdog_set_timeout {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_watchdog_template {};
+struct trace_event_data_offsets_watchdog_template {
+};
 
-struct trace_event_data_offsets_watchdog_set_timeout {};
+struct trace_event_data_offsets_watchdog_set_timeout {
+};
 
 typedef void (*btf_trace_watchdog_start)(void *, struct watchdog_device *, int);
 
@@ -107476,6 +108236,11 @@ typedef void (*btf_trace_watchdog_ping)(void *, struct watchdog_device *, int);
 typedef void (*btf_trace_watchdog_stop)(void *, struct watchdog_device *, int);
 
 typedef void (*btf_trace_watchdog_set_timeout)(void *, struct watchdog_device *, unsigned int, int);
+
+struct watchdog_governor {
+	const char name[20];
+	void (*pretimeout)(struct watchdog_device *);
+};
 
 typedef struct cpufreq_policy *class_cpufreq_policy_write_t;
 
@@ -107638,9 +108403,11 @@ struct trace_event_raw_amd_pstate_epp_perf {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_amd_pstate_perf {};
+struct trace_event_data_offsets_amd_pstate_perf {
+};
 
-struct trace_event_data_offsets_amd_pstate_epp_perf {};
+struct trace_event_data_offsets_amd_pstate_epp_perf {
+};
 
 typedef void (*btf_trace_amd_pstate_perf)(void *, u8, u8, u8, u64, u64, u64, u64, unsigned int, bool);
 
@@ -107857,6 +108624,8 @@ enum hid_class_request {
 	HID_REQ_SET_PROTOCOL = 11,
 };
 
+struct hid_collection;
+
 enum hid_type {
 	HID_TYPE_OTHER = 0,
 	HID_TYPE_USBMOUSE = 1,
@@ -107870,8 +108639,6 @@ struct hid_report_enum {
 	struct list_head report_list;
 	struct hid_report *report_id_hash[256];
 };
-
-struct hid_collection;
 
 struct hid_driver;
 
@@ -108078,7 +108845,7 @@ struct hid_driver {
 	const struct hid_usage_id *usage_table;
 	int (*event)(struct hid_device *, struct hid_field *, struct hid_usage *, __s32);
 	void (*report)(struct hid_device *, struct hid_report *);
-	const __u8 * (*report_fixup)(struct hid_device *, __u8 *, unsigned int *);
+	const __u8 *(*report_fixup)(struct hid_device *, __u8 *, unsigned int *);
 	int (*input_mapping)(struct hid_device *, struct hid_input *, struct hid_field *, struct hid_usage *, long unsigned int **, int *);
 	int (*input_mapped)(struct hid_device *, struct hid_input *, struct hid_field *, struct hid_usage *, long unsigned int **, int *);
 	int (*input_configured)(struct hid_device *, struct hid_input *);
@@ -109072,7 +109839,7 @@ struct inet_connection_sock_af_ops {
 	int (*rebuild_header)(struct sock *);
 	void (*sk_rx_dst_set)(struct sock *, const struct sk_buff *);
 	int (*conn_request)(struct sock *, struct sk_buff *);
-	struct sock * (*syn_recv_sock)(const struct sock *, struct sk_buff *, struct request_sock *, struct dst_entry *, struct request_sock *, bool *, void (*)(struct sock *, const struct sock *));
+	struct sock *(*syn_recv_sock)(const struct sock *, struct sk_buff *, struct request_sock *, struct dst_entry *, struct request_sock *, bool *, void (*)(struct sock *, const struct sock *));
 	u16 net_header_len;
 	int (*setsockopt)(struct sock *, int, int, sockptr_t, unsigned int);
 	int (*getsockopt)(struct sock *, int, int, char *, int *);
@@ -109289,7 +110056,6 @@ struct tcp_sock {
 	__u8 __cacheline_group_begin__tcp_sock_write_txrx[0];
 	u8 nonagle: 4;
 	u8 rate_app_limited: 1;
-	short: 3;
 	u8 received_ce_pending: 4;
 	u8 unused2: 4;
 	u8 accecn_minlen: 2;
@@ -109418,7 +110184,7 @@ struct tcp_sock {
 struct tcp_md5sig_key;
 
 struct tcp_sock_af_ops {
-	struct tcp_md5sig_key * (*md5_lookup)(const struct sock *, const struct sock *);
+	struct tcp_md5sig_key *(*md5_lookup)(const struct sock *, const struct sock *);
 	int (*calc_md5_hash)(char *, const struct tcp_md5sig_key *, const struct sock *, const struct sk_buff *);
 	int (*md5_parse)(struct sock *, int, sockptr_t, int);
 };
@@ -109543,24 +110309,6 @@ struct tcp_request_sock {
 	u8 syn_ect_rcv: 2;
 	u8 accecn_fail_mode: 4;
 	u8 saw_accecn_opt: 2;
-};
-
-enum tcp_synack_type {
-	TCP_SYNACK_NORMAL = 0,
-	TCP_SYNACK_FASTOPEN = 1,
-	TCP_SYNACK_COOKIE = 2,
-};
-
-union tcp_seq_and_ts_off;
-
-struct tcp_request_sock_ops {
-	u16 mss_clamp;
-	struct tcp_md5sig_key * (*req_md5_lookup)(const struct sock *, const struct sock *);
-	int (*calc_md5_hash)(char *, const struct tcp_md5sig_key *, const struct sock *, const struct sk_buff *);
-	__u32 (*cookie_init_seq)(const struct sk_buff *, __u16 *);
-	struct dst_entry * (*route_req)(const struct sock *, struct sk_buff *, struct flowi *, struct request_sock *, u32);
-	union tcp_seq_and_ts_off (*init_seq_and_ts_off)(const struct net *, const struct sk_buff *);
-	int (*send_synack)(const struct sock *, struct dst_entry *, struct flowi *, struct request_sock *, struct tcp_fastopen_cookie *, enum tcp_synack_type, struct sk_buff *);
 };
 
 struct mmpin {
@@ -109693,7 +110441,7 @@ enum skb_drop_reason_subsys {
 };
 
 struct drop_reason_list {
-	const char * const *reasons;
+	const char *const *reasons;
 	size_t n_reasons;
 };
 
@@ -109892,6 +110640,8 @@ union tcp_seq_and_ts_off {
 	};
 	u64 hash64;
 };
+
+typedef u8 u_int8_t;
 
 typedef u16 u_int16_t;
 
@@ -110125,7 +110875,7 @@ struct flow_keys {
 	struct flow_dissector_key_ports ports;
 	struct flow_dissector_key_icmp icmp;
 	struct flow_dissector_key_addrs addrs;
-	long: 0;
+	long: 32;
 };
 
 struct flow_keys_digest {
@@ -110235,6 +110985,8 @@ enum {
 
 struct devlink;
 
+struct devlink_port_ops;
+
 enum devlink_port_type {
 	DEVLINK_PORT_TYPE_NOTSET = 0,
 	DEVLINK_PORT_TYPE_AUTO = 1,
@@ -110295,11 +111047,9 @@ struct devlink_port_attrs {
 	};
 };
 
-struct devlink_linecard;
-
-struct devlink_port_ops;
-
 struct devlink_rate;
+
+struct devlink_linecard;
 
 struct devlink_port {
 	struct list_head list;
@@ -110574,8 +111324,8 @@ struct tc_action_ops {
 	int (*walk)(struct net *, struct sk_buff *, struct netlink_callback *, int, const struct tc_action_ops *, struct netlink_ext_ack *);
 	void (*stats_update)(struct tc_action *, u64, u64, u64, u64, bool);
 	size_t (*get_fill_size)(const struct tc_action *);
-	struct net_device * (*get_dev)(const struct tc_action *, tc_action_priv_destructor *);
-	struct psample_group * (*get_psample_group)(const struct tc_action *, tc_action_priv_destructor *);
+	struct net_device *(*get_dev)(const struct tc_action *, tc_action_priv_destructor *);
+	struct psample_group *(*get_psample_group)(const struct tc_action *, tc_action_priv_destructor *);
 	int (*offload_act_setup)(struct tc_action *, void *, u32 *, bool, struct netlink_ext_ack *);
 };
 
@@ -110646,7 +111396,8 @@ struct nf_conntrack_tuple {
 			} gre;
 		} u;
 		u_int8_t protonum;
-		struct {} __nfct_hash_offsetend;
+		struct {
+		} __nfct_hash_offsetend;
 		u_int8_t dir;
 	} dst;
 };
@@ -110655,6 +111406,8 @@ struct nf_conntrack_tuple_hash {
 	struct hlist_nulls_node hnnode;
 	struct nf_conntrack_tuple tuple;
 };
+
+struct nf_ct_ext;
 
 struct nf_ct_udp {
 	long unsigned int stream_ts;
@@ -110673,8 +111426,6 @@ union nf_conntrack_proto {
 	unsigned int tmpl_padto;
 };
 
-struct nf_ct_ext;
-
 struct nf_conn {
 	struct nf_conntrack ct_general;
 	spinlock_t lock;
@@ -110684,7 +111435,8 @@ struct nf_conn {
 	long unsigned int status;
 	possible_net_t ct_net;
 	struct hlist_node nat_bysource;
-	struct {} __nfct_init_offset;
+	struct {
+	} __nfct_init_offset;
 	struct nf_conn *master;
 	u_int32_t mark;
 	u_int32_t secmark;
@@ -110702,7 +111454,7 @@ struct nf_conntrack_tuple_mask {
 struct nf_ct_ext {
 	u8 offset[9];
 	u8 len;
-	long: 0;
+	long: 48;
 	char data[0];
 };
 
@@ -111136,7 +111888,7 @@ struct neigh_seq_state {
 	struct seq_net_private p;
 	struct neigh_table *tbl;
 	struct neigh_hash_table *nht;
-	void * (*neigh_sub_iter)(struct neigh_seq_state *, struct neighbour *, loff_t *);
+	void *(*neigh_sub_iter)(struct neigh_seq_state *, struct neighbour *, loff_t *);
 	unsigned int bucket;
 	unsigned int flags;
 };
@@ -111924,7 +112676,7 @@ enum rt_class_t {
 	RT_TABLE_DEFAULT = 253,
 	RT_TABLE_MAIN = 254,
 	RT_TABLE_LOCAL = 255,
-	RT_TABLE_MAX = 4294967295,
+	RT_TABLE_MAX = 4294967295ULL,
 };
 
 struct inet_timewait_sock {
@@ -111945,6 +112697,22 @@ struct inet_timewait_sock {
 	struct timer_list tw_timer;
 	struct inet_bind_bucket *tw_tb;
 	struct inet_bind2_bucket *tw_tb2;
+};
+
+enum tcp_synack_type {
+	TCP_SYNACK_NORMAL = 0,
+	TCP_SYNACK_FASTOPEN = 1,
+	TCP_SYNACK_COOKIE = 2,
+};
+
+struct tcp_request_sock_ops {
+	u16 mss_clamp;
+	struct tcp_md5sig_key *(*req_md5_lookup)(const struct sock *, const struct sock *);
+	int (*calc_md5_hash)(char *, const struct tcp_md5sig_key *, const struct sock *, const struct sk_buff *);
+	__u32 (*cookie_init_seq)(const struct sk_buff *, __u16 *);
+	struct dst_entry *(*route_req)(const struct sock *, struct sk_buff *, struct flowi *, struct request_sock *, u32);
+	union tcp_seq_and_ts_off (*init_seq_and_ts_off)(const struct net *, const struct sk_buff *);
+	int (*send_synack)(const struct sock *, struct dst_entry *, struct flowi *, struct request_sock *, struct tcp_fastopen_cookie *, enum tcp_synack_type, struct sk_buff *);
 };
 
 struct tcp_timewait_sock {
@@ -111984,7 +112752,7 @@ struct fib_result {
 
 struct ipv6_bpf_stub {
 	int (*inet6_bind)(struct sock *, struct sockaddr *, int, u32);
-	struct sock * (*udp6_lib_lookup)(const struct net *, const struct in6_addr *, __be16, const struct in6_addr *, __be16, int, int, struct udp_table *, struct sk_buff *);
+	struct sock *(*udp6_lib_lookup)(const struct net *, const struct in6_addr *, __be16, const struct in6_addr *, __be16, int, int, struct udp_table *, struct sk_buff *);
 	int (*ipv6_setsockopt)(struct sock *, int, int, sockptr_t, unsigned int);
 	int (*ipv6_getsockopt)(struct sock *, int, int, sockptr_t, sockptr_t);
 	int (*ipv6_dev_get_saddr)(struct net *, const struct net_device *, const struct in6_addr *, unsigned int, struct in6_addr *);
@@ -113278,11 +114046,14 @@ struct trace_event_raw_skb_copy_datagram_iovec {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_kfree_skb {};
+struct trace_event_data_offsets_kfree_skb {
+};
 
-struct trace_event_data_offsets_consume_skb {};
+struct trace_event_data_offsets_consume_skb {
+};
 
-struct trace_event_data_offsets_skb_copy_datagram_iovec {};
+struct trace_event_data_offsets_skb_copy_datagram_iovec {
+};
 
 typedef void (*btf_trace_kfree_skb)(void *, struct sk_buff *, void *, enum skb_drop_reason, struct sock *);
 
@@ -113402,7 +114173,8 @@ struct trace_event_data_offsets_net_dev_rx_verbose_template {
 	const void *name_ptr_;
 };
 
-struct trace_event_data_offsets_net_dev_rx_exit_template {};
+struct trace_event_data_offsets_net_dev_rx_exit_template {
+};
 
 typedef void (*btf_trace_net_dev_start_xmit)(void *, const struct sk_buff *, const struct net_device *);
 
@@ -113461,7 +114233,8 @@ struct trace_event_data_offsets_napi_poll {
 	const void *dev_name_ptr_;
 };
 
-struct trace_event_data_offsets_dql_stall_detected {};
+struct trace_event_data_offsets_dql_stall_detected {
+};
 
 typedef void (*btf_trace_napi_poll)(void *, struct napi_struct *, int, int);
 
@@ -113538,17 +114311,23 @@ struct trace_event_raw_sock_msg_length {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_sock_rcvqueue_full {};
+struct trace_event_data_offsets_sock_rcvqueue_full {
+};
 
-struct trace_event_data_offsets_sock_exceed_buf_limit {};
+struct trace_event_data_offsets_sock_exceed_buf_limit {
+};
 
-struct trace_event_data_offsets_inet_sock_set_state {};
+struct trace_event_data_offsets_inet_sock_set_state {
+};
 
-struct trace_event_data_offsets_inet_sk_error_report {};
+struct trace_event_data_offsets_inet_sk_error_report {
+};
 
-struct trace_event_data_offsets_sk_data_ready {};
+struct trace_event_data_offsets_sk_data_ready {
+};
 
-struct trace_event_data_offsets_sock_msg_length {};
+struct trace_event_data_offsets_sock_msg_length {
+};
 
 typedef void (*btf_trace_sock_rcvqueue_full)(void *, struct sock *, struct sk_buff *);
 
@@ -113575,7 +114354,8 @@ struct trace_event_raw_udp_fail_queue_rcv_skb {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_udp_fail_queue_rcv_skb {};
+struct trace_event_data_offsets_udp_fail_queue_rcv_skb {
+};
 
 typedef void (*btf_trace_udp_fail_queue_rcv_skb)(void *, int, struct sock *, struct sk_buff *);
 
@@ -113755,27 +114535,38 @@ struct trace_event_raw_tcp_ao_event {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_tcp_retransmit_skb {};
+struct trace_event_data_offsets_tcp_retransmit_skb {
+};
 
-struct trace_event_data_offsets_tcp_send_reset {};
+struct trace_event_data_offsets_tcp_send_reset {
+};
 
-struct trace_event_data_offsets_tcp_event_sk {};
+struct trace_event_data_offsets_tcp_event_sk {
+};
 
-struct trace_event_data_offsets_tcp_rcvbuf_grow {};
+struct trace_event_data_offsets_tcp_rcvbuf_grow {
+};
 
-struct trace_event_data_offsets_tcp_retransmit_synack {};
+struct trace_event_data_offsets_tcp_retransmit_synack {
+};
 
-struct trace_event_data_offsets_tcp_sendmsg_locked {};
+struct trace_event_data_offsets_tcp_sendmsg_locked {
+};
 
-struct trace_event_data_offsets_tcp_probe {};
+struct trace_event_data_offsets_tcp_probe {
+};
 
-struct trace_event_data_offsets_tcp_event_skb {};
+struct trace_event_data_offsets_tcp_event_skb {
+};
 
-struct trace_event_data_offsets_tcp_cong_state_set {};
+struct trace_event_data_offsets_tcp_cong_state_set {
+};
 
-struct trace_event_data_offsets_tcp_hash_event {};
+struct trace_event_data_offsets_tcp_hash_event {
+};
 
-struct trace_event_data_offsets_tcp_ao_event {};
+struct trace_event_data_offsets_tcp_ao_event {
+};
 
 typedef void (*btf_trace_tcp_retransmit_skb)(void *, const struct sock *, const struct sk_buff *, int);
 
@@ -113833,7 +114624,8 @@ struct trace_event_raw_fib_table_lookup {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_fib_table_lookup {};
+struct trace_event_data_offsets_fib_table_lookup {
+};
 
 typedef void (*btf_trace_fib_table_lookup)(void *, u32, const struct flowi4 *, const struct fib_nh_common *, int);
 
@@ -113887,9 +114679,11 @@ struct trace_event_raw_qdisc_create {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_qdisc_dequeue {};
+struct trace_event_data_offsets_qdisc_dequeue {
+};
 
-struct trace_event_data_offsets_qdisc_enqueue {};
+struct trace_event_data_offsets_qdisc_enqueue {
+};
 
 struct trace_event_data_offsets_qdisc_reset {
 	u32 dev;
@@ -113964,18 +114758,22 @@ struct br_ip {
 	__u16 vid;
 };
 
+struct bridge_id;
+
+typedef struct bridge_id bridge_id;
+
 struct bridge_id {
 	unsigned char prio[2];
 	unsigned char addr[6];
 };
 
-typedef struct bridge_id bridge_id;
+struct mac_addr;
+
+typedef struct mac_addr mac_addr;
 
 struct mac_addr {
 	unsigned char addr[6];
 };
-
-typedef struct mac_addr mac_addr;
 
 typedef __u16 port_id;
 
@@ -114317,13 +115115,17 @@ struct trace_event_raw_page_pool_update_nid {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_page_pool_release {};
+struct trace_event_data_offsets_page_pool_release {
+};
 
-struct trace_event_data_offsets_page_pool_state_release {};
+struct trace_event_data_offsets_page_pool_state_release {
+};
 
-struct trace_event_data_offsets_page_pool_state_hold {};
+struct trace_event_data_offsets_page_pool_state_hold {
+};
 
-struct trace_event_data_offsets_page_pool_update_nid {};
+struct trace_event_data_offsets_page_pool_update_nid {
+};
 
 typedef void (*btf_trace_page_pool_release)(void *, const struct page_pool *, s32, u32, u32);
 
@@ -115933,9 +116735,11 @@ struct trace_event_raw_bpf_test_finish {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_bpf_trigger_tp {};
+struct trace_event_data_offsets_bpf_trigger_tp {
+};
 
-struct trace_event_data_offsets_bpf_test_finish {};
+struct trace_event_data_offsets_bpf_test_finish {
+};
 
 typedef void (*btf_trace_bpf_trigger_tp)(void *, int);
 
@@ -115952,11 +116756,13 @@ struct xdp_page_head {
 	struct xdp_buff ctx;
 	union {
 		struct {
-			struct {} __empty_frame;
+			struct {
+			} __empty_frame;
 			struct xdp_frame frame[0];
 		};
 		struct {
-			struct {} __empty_data;
+			struct {
+			} __empty_data;
 			u8 data[0];
 		};
 	};
@@ -116986,7 +117792,7 @@ enum {
 	ETHTOOL_A_BITSET_MAX = 5,
 };
 
-typedef const char (* const ethnl_string_array_t)[32];
+typedef const char (*const ethnl_string_array_t)[32];
 
 enum {
 	ETHTOOL_A_STRING_UNSPEC = 0,
@@ -117713,7 +118519,7 @@ enum ethtool_reset_flags {
 	ETH_RESET_RAM = 128,
 	ETH_RESET_AP = 256,
 	ETH_RESET_DEDICATED = 65535,
-	ETH_RESET_ALL = 4294967295,
+	ETH_RESET_ALL = 4294967295ULL,
 };
 
 struct ethtool_cmis_cdb {
@@ -118117,6 +118923,23 @@ struct nf_queue_entry {
 	u16 size;
 };
 
+enum nf_log_type {
+	NF_LOG_TYPE_LOG = 0,
+	NF_LOG_TYPE_ULOG = 1,
+	NF_LOG_TYPE_MAX = 2,
+};
+
+struct nf_loginfo;
+
+typedef void nf_logfn(struct net *, u_int8_t, unsigned int, const struct sk_buff *, const struct net_device *, const struct net_device *, const struct nf_loginfo *, const char *);
+
+struct nf_logger {
+	char *name;
+	enum nf_log_type type;
+	nf_logfn *logfn;
+	struct module *me;
+};
+
 struct nf_loginfo {
 	u_int8_t type;
 	union {
@@ -118239,7 +119062,7 @@ enum nfnl_callback_type {
 };
 
 struct nfnl_callback {
-	int (*call)(struct sk_buff *, const struct nfnl_info *, const struct nlattr * const *);
+	int (*call)(struct sk_buff *, const struct nfnl_info *, const struct nlattr *const *);
 	const struct nla_policy *policy;
 	enum nfnl_callback_type type;
 	__u16 attr_count;
@@ -118492,6 +119315,7 @@ struct nfqnl_instance {
 	u_int16_t queue_num;
 	u_int8_t copy_mode;
 	u_int32_t flags;
+	long: 32;
 	long: 64;
 	long: 64;
 	spinlock_t lock;
@@ -118819,7 +119643,7 @@ struct nf_conn_help {
 	struct nf_conntrack_helper *helper;
 	struct hlist_head expectations;
 	u8 expecting[4];
-	long: 0;
+	long: 32;
 	char data[32];
 };
 
@@ -119087,7 +119911,7 @@ enum ctattr_timeout_icmpv6 {
 };
 
 struct nf_ct_timeout_hooks {
-	struct nf_ct_timeout * (*timeout_find_get)(struct net *, const char *);
+	struct nf_ct_timeout *(*timeout_find_get)(struct net *, const char *);
 	void (*timeout_put)(struct nf_ct_timeout *);
 };
 
@@ -121036,12 +121860,12 @@ struct nf_flow_rule {
 	struct flow_rule *rule;
 };
 
+struct flow_offload;
+
 enum flow_offload_tuple_dir {
 	FLOW_OFFLOAD_DIR_ORIGINAL = 0,
 	FLOW_OFFLOAD_DIR_REPLY = 1,
 };
-
-struct flow_offload;
 
 struct nf_flowtable_type {
 	struct list_head list;
@@ -121077,11 +121901,11 @@ struct flow_offload_tuple {
 		u16 id;
 		__be16 proto;
 	} encap[2];
-	struct {} __hash;
+	struct {
+	} __hash;
 	u8 dir: 2;
 	u8 xmit_type: 3;
 	u8 encap_num: 2;
-	char: 1;
 	u8 in_vlan_ingress: 2;
 	u16 mtu;
 	union {
@@ -121132,14 +121956,14 @@ struct nft_verdict {
 	struct nft_chain *chain;
 };
 
+struct nft_rule_blob;
+
+struct nft_table;
+
 struct nft_chain_validate_state {
 	u8 hook_mask[3];
 	u8 depth;
 };
-
-struct nft_rule_blob;
-
-struct nft_table;
 
 struct nft_chain {
 	struct nft_rule_blob *blob_gen_0;
@@ -121307,7 +122131,7 @@ struct nft_ctx {
 	struct net *net;
 	struct nft_table *table;
 	struct nft_chain *chain;
-	const struct nlattr * const *nla;
+	const struct nlattr *const *nla;
 	u32 portid;
 	u32 seq;
 	u16 flags;
@@ -121338,7 +122162,7 @@ struct nft_expr_ops {
 	void (*eval)(const struct nft_expr *, struct nft_regs *, const struct nft_pktinfo *);
 	int (*clone)(struct nft_expr *, const struct nft_expr *, gfp_t);
 	unsigned int size;
-	int (*init)(const struct nft_ctx *, const struct nft_expr *, const struct nlattr * const *);
+	int (*init)(const struct nft_ctx *, const struct nft_expr *, const struct nlattr *const *);
 	void (*activate)(const struct nft_ctx *, const struct nft_expr *);
 	void (*deactivate)(const struct nft_ctx *, const struct nft_expr *, enum nft_trans_phase);
 	void (*destroy)(const struct nft_ctx *, const struct nft_expr *);
@@ -121354,7 +122178,7 @@ struct nft_expr_ops {
 };
 
 struct nft_expr_type {
-	const struct nft_expr_ops * (*select_ops)(const struct nft_ctx *, const struct nlattr * const *);
+	const struct nft_expr_ops *(*select_ops)(const struct nft_ctx *, const struct nlattr *const *);
 	void (*release_ops)(const struct nft_expr_ops *);
 	const struct nft_expr_ops *ops;
 	const struct nft_expr_ops *inner_ops;
@@ -121371,7 +122195,7 @@ struct nft_rule_dp {
 	u64 is_last: 1;
 	u64 dlen: 12;
 	u64 handle: 42;
-	long: 0;
+	long: 9;
 	unsigned char data[0];
 };
 
@@ -121441,7 +122265,7 @@ struct nft_object_type;
 struct nft_object_ops {
 	void (*eval)(struct nft_object *, struct nft_regs *, const struct nft_pktinfo *);
 	unsigned int size;
-	int (*init)(const struct nft_ctx *, const struct nlattr * const *, struct nft_object *);
+	int (*init)(const struct nft_ctx *, const struct nlattr *const *, struct nft_object *);
 	void (*destroy)(const struct nft_ctx *, struct nft_object *);
 	int (*dump)(struct sk_buff *, struct nft_object *, bool);
 	void (*update)(struct nft_object *, struct nft_object *);
@@ -121449,7 +122273,7 @@ struct nft_object_ops {
 };
 
 struct nft_object_type {
-	const struct nft_object_ops * (*select_ops)(const struct nft_ctx *, const struct nlattr * const *);
+	const struct nft_object_ops *(*select_ops)(const struct nft_ctx *, const struct nlattr *const *);
 	const struct nft_object_ops *ops;
 	struct list_head list;
 	u32 type;
@@ -121699,7 +122523,7 @@ enum nft_set_elem_list_attributes {
 
 enum nft_data_types {
 	NFT_DATA_VALUE = 0,
-	NFT_DATA_VERDICT = 4294967040,
+	NFT_DATA_VERDICT = 4294967040ULL,
 };
 
 enum nft_data_attributes {
@@ -121802,7 +122626,8 @@ struct nft_userdata {
 	unsigned char data[0];
 };
 
-struct nft_elem_priv {};
+struct nft_elem_priv {
+};
 
 struct nft_set_elem {
 	union {
@@ -121912,24 +122737,24 @@ struct nft_set_estimate {
 struct nft_set_ext;
 
 struct nft_set_ops {
-	const struct nft_set_ext * (*lookup)(const struct net *, const struct nft_set *, const u32 *);
-	const struct nft_set_ext * (*update)(struct nft_set *, const u32 *, const struct nft_expr *, struct nft_regs *);
+	const struct nft_set_ext *(*lookup)(const struct net *, const struct nft_set *, const u32 *);
+	const struct nft_set_ext *(*update)(struct nft_set *, const u32 *, const struct nft_expr *, struct nft_regs *);
 	bool (*delete)(const struct nft_set *, const u32 *);
 	int (*insert)(const struct net *, const struct nft_set *, const struct nft_set_elem *, struct nft_elem_priv **);
 	void (*activate)(const struct net *, const struct nft_set *, struct nft_elem_priv *);
-	struct nft_elem_priv * (*deactivate)(const struct net *, const struct nft_set *, const struct nft_set_elem *);
+	struct nft_elem_priv *(*deactivate)(const struct net *, const struct nft_set *, const struct nft_set_elem *);
 	void (*flush)(const struct net *, const struct nft_set *, struct nft_elem_priv *);
 	void (*remove)(const struct net *, const struct nft_set *, struct nft_elem_priv *);
 	void (*walk)(const struct nft_ctx *, struct nft_set *, struct nft_set_iter *);
-	struct nft_elem_priv * (*get)(const struct net *, const struct nft_set *, const struct nft_set_elem *, unsigned int);
+	struct nft_elem_priv *(*get)(const struct net *, const struct nft_set *, const struct nft_set_elem *, unsigned int);
 	u32 (*ksize)(u32);
 	u32 (*usize)(u32);
 	u32 (*adjust_maxsize)(const struct nft_set *);
 	void (*commit)(struct nft_set *);
 	void (*abort)(const struct nft_set *);
-	u64 (*privsize)(const struct nlattr * const *, const struct nft_set_desc *);
+	u64 (*privsize)(const struct nlattr *const *, const struct nft_set_desc *);
 	bool (*estimate)(const struct nft_set_desc *, u32, struct nft_set_estimate *);
-	int (*init)(const struct nft_set *, const struct nft_set_desc *, const struct nlattr * const *);
+	int (*init)(const struct nft_set *, const struct nft_set_desc *, const struct nlattr *const *);
 	void (*destroy)(const struct nft_ctx *, const struct nft_set *);
 	void (*gc_init)(const struct nft_set *);
 	bool abort_skip_removal;
@@ -121940,7 +122765,7 @@ struct nft_set_ext {
 	u8 genmask;
 	u8 offset[8];
 	char data[0];
-	long: 0;
+	long: 56;
 };
 
 struct nft_set_type {
@@ -121950,7 +122775,7 @@ struct nft_set_type {
 
 struct nft_set_elem_expr {
 	u8 size;
-	long: 0;
+	long: 56;
 	unsigned char data[0];
 };
 
@@ -122763,7 +123588,7 @@ struct nft_rhash_elem {
 	struct rhash_head node;
 	struct llist_node walk_node;
 	u32 wq_gc_seq;
-	long: 0;
+	long: 32;
 	struct nft_set_ext ext;
 };
 
@@ -125424,6 +126249,7 @@ struct xt_statistic_info {
 
 struct xt_statistic_priv {
 	atomic_t count;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -125474,7 +126300,7 @@ struct xt_time_info {
 enum {
 	XT_TIME_LOCAL_TZ = 1,
 	XT_TIME_CONTIGUOUS = 2,
-	XT_TIME_ALL_MONTHDAYS = 4294967294,
+	XT_TIME_ALL_MONTHDAYS = 4294967294ULL,
 	XT_TIME_ALL_WEEKDAYS = 254,
 	XT_TIME_MIN_DAYTIME = 0,
 	XT_TIME_MAX_DAYTIME = 86399,
@@ -125792,7 +126618,8 @@ struct bitmap_ip_adt_elem {
 	u16 id;
 };
 
-struct bitmap_ip_elem {};
+struct bitmap_ip_elem {
+};
 
 enum {
 	MAC_UNSET = 0,
@@ -125819,7 +126646,7 @@ struct bitmap_ipmac_adt_elem {
 struct bitmap_ipmac_elem {
 	unsigned char ether[6];
 	unsigned char filled;
-	long: 0;
+	long: 8;
 };
 
 struct bitmap_port {
@@ -125837,7 +126664,8 @@ struct bitmap_port_adt_elem {
 	u16 id;
 };
 
-struct bitmap_port_elem {};
+struct bitmap_port_elem {
+};
 
 struct ip_set_region {
 	spinlock_t lock;
@@ -125863,7 +126691,7 @@ struct hbucket {
 	long unsigned int used[1];
 	u8 size;
 	u8 pos;
-	long: 0;
+	long: 48;
 	unsigned char value[0];
 };
 
@@ -126445,6 +127273,7 @@ struct fib_prop {
 
 struct raw_hashinfo {
 	spinlock_t lock;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -126536,7 +127365,8 @@ struct ip_msfilter {
 	union {
 		__be32 imsf_slist[1];
 		struct {
-			struct {} __empty_imsf_slist_flex;
+			struct {
+			} __empty_imsf_slist_flex;
 			__be32 imsf_slist_flex[0];
 		};
 	};
@@ -127250,7 +128080,7 @@ struct udp_iter_state {
 	int bucket;
 };
 
-typedef struct sk_buff * (*udp_gro_receive_t)(struct sock *, struct list_head *, struct sk_buff *);
+typedef struct sk_buff *(*udp_gro_receive_t)(struct sock *, struct list_head *, struct sk_buff *);
 
 struct bpf_iter__udp {
 	union {
@@ -127260,7 +128090,7 @@ struct bpf_iter__udp {
 		struct udp_sock *udp_sk;
 	};
 	uid_t uid;
-	long: 0;
+	long: 32;
 	int bucket;
 };
 
@@ -127286,11 +128116,11 @@ struct inet_protosw {
 	unsigned char flags;
 };
 
-typedef struct sock * (*udp_lookup_t)(const struct sk_buff *, __be16, __be16);
+typedef struct sock *(*udp_lookup_t)(const struct sk_buff *, __be16, __be16);
 
-typedef struct sk_buff * (*gro_receive_sk_t)(struct sock *, struct list_head *, struct sk_buff *);
+typedef struct sk_buff *(*gro_receive_sk_t)(struct sock *, struct list_head *, struct sk_buff *);
 
-typedef struct sk_buff * (*udp_tunnel_gro_rcv_t)(struct sock *, struct list_head *, struct sk_buff *);
+typedef struct sk_buff *(*udp_tunnel_gro_rcv_t)(struct sock *, struct list_head *, struct sk_buff *);
 
 struct udp_tunnel_type_entry {
 	udp_tunnel_gro_rcv_t gro_receive;
@@ -127358,7 +128188,8 @@ struct trace_event_raw_icmp_send {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_icmp_send {};
+struct trace_event_data_offsets_icmp_send {
+};
 
 typedef void (*btf_trace_icmp_send)(void *, const struct sk_buff *, int, int);
 
@@ -127627,7 +128458,8 @@ struct key_vector {
 	union {
 		struct hlist_head leaf;
 		struct {
-			struct {} __empty_tnode;
+			struct {
+			} __empty_tnode;
 			struct key_vector *tnode[0];
 		};
 	};
@@ -128982,10 +129814,10 @@ struct xfrm_dst_lookup_params {
 
 struct xfrm_policy_afinfo {
 	struct dst_ops *dst_ops;
-	struct dst_entry * (*dst_lookup)(const struct xfrm_dst_lookup_params *);
+	struct dst_entry *(*dst_lookup)(const struct xfrm_dst_lookup_params *);
 	int (*get_saddr)(xfrm_address_t *, const struct xfrm_dst_lookup_params *);
 	int (*fill_dst)(struct xfrm_dst *, struct net_device *, const struct flowi *);
-	struct dst_entry * (*blackhole_route)(struct net *, struct dst_entry *);
+	struct dst_entry *(*blackhole_route)(struct net *, struct dst_entry *);
 };
 
 struct xfrm_state_afinfo {
@@ -129237,7 +130069,7 @@ struct xfrm_mgr {
 	struct list_head list;
 	int (*notify)(struct xfrm_state *, const struct km_event *);
 	int (*acquire)(struct xfrm_state *, struct xfrm_tmpl *, struct xfrm_policy *);
-	struct xfrm_policy * (*compile_policy)(struct sock *, int, u8 *, int, int *);
+	struct xfrm_policy *(*compile_policy)(struct sock *, int, u8 *, int, int *);
 	int (*new_mapping)(struct xfrm_state *, xfrm_address_t *, __be16);
 	int (*notify_policy)(struct xfrm_policy *, int, const struct km_event *);
 	int (*report)(struct net *, u8, struct xfrm_selector *, xfrm_address_t *);
@@ -129253,7 +130085,7 @@ struct xfrmk_sadinfo {
 
 struct xfrm_translator {
 	int (*alloc_compat)(struct sk_buff *, const struct nlmsghdr *);
-	struct nlmsghdr * (*rcv_msg_compat)(const struct nlmsghdr *, int, const struct nla_policy *, struct netlink_ext_ack *);
+	struct nlmsghdr *(*rcv_msg_compat)(const struct nlmsghdr *, int, const struct nla_policy *, struct netlink_ext_ack *);
 	int (*xlate_user_policy_sockptr)(u8 **, int);
 	struct module *owner;
 };
@@ -130095,7 +130927,7 @@ struct rt6_exception {
 	struct callback_head rcu;
 };
 
-typedef struct rt6_info * (*pol_lookup_t)(struct net *, struct fib6_table *, struct flowi6 *, const struct sk_buff *, int);
+typedef struct rt6_info *(*pol_lookup_t)(struct net *, struct fib6_table *, struct flowi6 *, const struct sk_buff *, int);
 
 struct route_info {
 	__u8 type;
@@ -130143,7 +130975,8 @@ struct trace_event_raw_fib6_table_lookup {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_fib6_table_lookup {};
+struct trace_event_data_offsets_fib6_table_lookup {
+};
 
 typedef void (*btf_trace_fib6_table_lookup)(void *, const struct net *, const struct fib6_result *, struct fib6_table *, const struct flowi6 *);
 
@@ -130373,6 +131206,7 @@ struct raw6_sock {
 	__u32 offset;
 	struct icmp6_filter filter;
 	__u32 ip6mr_table;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -130483,11 +131317,13 @@ struct ipv6_rpl_sr_hdr {
 	__u32 reserved1: 16;
 	union {
 		struct {
-			struct {} __empty_addr;
+			struct {
+			} __empty_addr;
 			struct in6_addr addr[0];
 		};
 		struct {
-			struct {} __empty_data;
+			struct {
+			} __empty_data;
 			__u8 data[0];
 		};
 	} segments;
@@ -130496,13 +131332,13 @@ struct ipv6_rpl_sr_hdr {
 struct ioam6_hdr {
 	__u8 opt_type;
 	__u8 opt_len;
-	char: 8;
+	long: 8;
 	__u8 type;
 };
 
 struct ioam6_trace_hdr {
 	__be16 namespace_id;
-	char: 2;
+	long: 2;
 	__u8 overflow: 1;
 	__u8 nodelen: 5;
 	__u8 remlen: 7;
@@ -130759,7 +131595,7 @@ struct netlbl_calipso_ops {
 	int (*doi_add)(struct calipso_doi *, struct netlbl_audit *);
 	void (*doi_free)(struct calipso_doi *);
 	int (*doi_remove)(u32, struct netlbl_audit *);
-	struct calipso_doi * (*doi_getdef)(u32);
+	struct calipso_doi *(*doi_getdef)(u32);
 	void (*doi_putdef)(struct calipso_doi *);
 	int (*doi_walk)(u32 *, int (*)(struct calipso_doi *, void *), void *);
 	int (*sock_getattr)(struct sock *, struct netlbl_lsm_secattr *);
@@ -130768,7 +131604,7 @@ struct netlbl_calipso_ops {
 	int (*req_setattr)(struct request_sock *, const struct calipso_doi *, const struct netlbl_lsm_secattr *);
 	void (*req_delattr)(struct request_sock *);
 	int (*opt_getattr)(const unsigned char *, struct netlbl_lsm_secattr *);
-	unsigned char * (*skbuff_optptr)(const struct sk_buff *);
+	unsigned char *(*skbuff_optptr)(const struct sk_buff *);
 	int (*skbuff_setattr)(struct sk_buff *, const struct calipso_doi *, const struct netlbl_lsm_secattr *);
 	int (*skbuff_delattr)(struct sk_buff *);
 	void (*cache_invalidate)(void);
@@ -131458,6 +132294,7 @@ struct packet_sock {
 	long: 64;
 	long: 64;
 	atomic_t tp_drops;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -132142,7 +132979,7 @@ struct ebt_entry_match {
 		struct xt_match *match;
 	} u;
 	unsigned int match_size;
-	long: 0;
+	long: 32;
 	unsigned char data[0];
 };
 
@@ -133026,24 +133863,24 @@ struct virtio_vsock {
 	struct work_struct event_work;
 	struct mutex tx_lock;
 	bool tx_run;
-	long: 0;
+	long: 56;
 	struct work_struct send_pkt_work;
 	struct sk_buff_head send_pkt_queue;
 	atomic_t queued_replies;
-	long: 0;
+	long: 32;
 	struct mutex rx_lock;
 	bool rx_run;
-	int: 0;
+	long: 24;
 	int rx_buf_nr;
 	int rx_buf_max_nr;
-	long: 0;
+	long: 32;
 	struct mutex event_lock;
 	bool event_run;
 	struct virtio_vsock_event event_list[8];
-	int: 0;
+	long: 24;
 	u32 guest_cid;
 	bool seqpacket_allow;
-	long: 0;
+	long: 56;
 	struct scatterlist *out_sgs[18];
 	struct scatterlist out_bufs[18];
 } __attribute__((packed));
@@ -133157,9 +133994,11 @@ struct trace_event_raw_virtio_transport_recv_pkt {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_virtio_transport_alloc_pkt {};
+struct trace_event_data_offsets_virtio_transport_alloc_pkt {
+};
 
-struct trace_event_data_offsets_virtio_transport_recv_pkt {};
+struct trace_event_data_offsets_virtio_transport_recv_pkt {
+};
 
 typedef void (*btf_trace_virtio_transport_alloc_pkt)(void *, __u32, __u32, __u32, __u32, __u32, __u16, __u16, __u32, bool);
 
@@ -133270,6 +134109,7 @@ struct xsk_map_node {
 
 struct xdp_ring {
 	u32 producer;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -133278,6 +134118,7 @@ struct xdp_ring {
 	long: 64;
 	long: 64;
 	u32 pad1;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -133286,6 +134127,7 @@ struct xdp_ring {
 	long: 64;
 	long: 64;
 	u32 consumer;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -133303,6 +134145,7 @@ struct xdp_ring {
 	long: 64;
 	long: 64;
 	u32 pad3;
+	long: 32;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -133389,6 +134232,8 @@ struct mptcp_sched_ops {
 	long: 64;
 };
 
+struct mptcp_data_frag;
+
 struct mptcp_pm_data {
 	struct mptcp_addr_info local;
 	struct mptcp_addr_info remote;
@@ -133429,8 +134274,6 @@ struct mptcp_pm_data {
 	struct mptcp_rm_list rm_list_tx;
 	struct mptcp_rm_list rm_list_rx;
 };
-
-struct mptcp_data_frag;
 
 struct mptcp_sock {
 	struct inet_connection_sock sk;
@@ -133874,13 +134717,17 @@ struct trace_event_raw_subflow_check_data_avail {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_mptcp_subflow_get_send {};
+struct trace_event_data_offsets_mptcp_subflow_get_send {
+};
 
-struct trace_event_data_offsets_mptcp_dump_mpext {};
+struct trace_event_data_offsets_mptcp_dump_mpext {
+};
 
-struct trace_event_data_offsets_ack_update_msk {};
+struct trace_event_data_offsets_ack_update_msk {
+};
 
-struct trace_event_data_offsets_subflow_check_data_avail {};
+struct trace_event_data_offsets_subflow_check_data_avail {
+};
 
 typedef void (*btf_trace_mptcp_subflow_get_send)(void *, struct mptcp_subflow_context *);
 
@@ -134243,7 +135090,7 @@ struct pci_mmcfg_hostbridge_probe {
 	u32 devfn;
 	u32 vendor;
 	u32 device;
-	const char * (*probe)(void);
+	const char *(*probe)(void);
 };
 
 typedef bool (*check_reserved_t)(u64, u64, enum e820_type);
@@ -134569,11 +135416,14 @@ struct trace_event_raw_ma_write {
 	char __data[0];
 };
 
-struct trace_event_data_offsets_ma_op {};
+struct trace_event_data_offsets_ma_op {
+};
 
-struct trace_event_data_offsets_ma_read {};
+struct trace_event_data_offsets_ma_read {
+};
 
-struct trace_event_data_offsets_ma_write {};
+struct trace_event_data_offsets_ma_write {
+};
 
 typedef void (*btf_trace_ma_op)(void *, const char *, struct ma_state *);
 
@@ -134716,6 +135566,7 @@ enum reg_type {
 	REG_TYPE_INDEX = 2,
 	REG_TYPE_BASE = 3,
 };
+
 
 #ifndef BPF_NO_PRESERVE_ACCESS_INDEX
 #pragma clang attribute pop

@@ -276,6 +276,19 @@ class _Dumper:
         self.declared.add(tid)
 
 
+def _unreferenced_anon_enums(btf: BTF) -> list[int]:
+    """Anonymous enums nothing refers to (``enum { false, true };``): emitted on their own."""
+    anon = {t.id for t in btf if t.kind in ENUMS and not t.name}
+    for t in btf:
+        anon.discard(t.type_id)
+        anon.discard(t.elem_type_id)
+        for m in t.members:
+            anon.discard(m.type_id)
+        for p in t.params:
+            anon.discard(p.type_id)
+    return sorted(anon)
+
+
 def _gap_chunks(cur: int, gap: int) -> Iterable[int]:
     """Split a padding gap into anonymous bitfields that never straddle a long."""
     while gap > 0:
@@ -297,6 +310,8 @@ def dump_c(btf: BTF, types: Sequence[str] | None = None) -> str:
             ids.append(max(found, key=lambda t: t.kind != Kind.FWD).id)
     else:
         ids = [t.id for t in btf if t.kind in _TOP and t.name and t.name not in _SKIP]
+        ids += _unreferenced_anon_enums(btf)
+        ids.sort()
     for tid in ids:
         d.emit(tid)
     return _HEAD + "".join(d.out) + _TAIL

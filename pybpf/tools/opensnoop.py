@@ -37,12 +37,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 def header(a: argparse.Namespace) -> str:
     h = ""
     if a.timestamp:
-        h += "%-14s" % "TIME(s)"
+        h += f"{'TIME(s)':<14}"
     if a.print_uid:
-        h += "%-6s" % "UID"
-    h += "%-6s %-16s %4s %3s " % ("TID" if a.tid else "PID", "COMM", "FD", "ERR")
+        h += f"{'UID':<6}"
+    h += f"{'TID' if a.tid else 'PID':<6} {'COMM':<16} {'FD':>4} {'ERR':>3} "
     if a.extended_fields:
-        h += "%-9s" % "FLAGS"
+        h += f"{'FLAGS':<9}"
     return h + "PATH"
 
 
@@ -51,12 +51,12 @@ def format_event(e: object, a: argparse.Namespace, t0: int) -> str:
     fd, err = (ret, 0) if ret >= 0 else (-1, -ret)
     line = ""
     if a.timestamp:
-        line += "%-14.9f" % ((e.ts_ns - t0) / 1e9)  # type: ignore[attr-defined]
+        line += f"{(e.ts_ns - t0) / 1e9:<14.9f}"  # type: ignore[attr-defined]
     if a.print_uid:
-        line += "%-6d" % e.uid  # type: ignore[attr-defined]
-    line += "%-6d %-16s %4d %3d " % (e.pid, e.comm, fd, err)  # type: ignore[attr-defined]
+        line += f"{e.uid:<6d}"  # type: ignore[attr-defined]
+    line += f"{e.pid:<6d} {e.comm:<16} {fd:>4d} {err:>3d} "  # type: ignore[attr-defined]
     if a.extended_fields:
-        line += "%08o " % e.flags  # type: ignore[attr-defined]
+        line += f"{e.flags:08o} "  # type: ignore[attr-defined]
     return line + str(e.fname)  # type: ignore[attr-defined]
 
 
