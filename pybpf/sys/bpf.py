@@ -31,9 +31,21 @@ def raise_errno(op: str, err: int, detail: str = "") -> None:
     raise cls(op, err, detail)
 
 
+_CMD_ARG = {c: ffi.cast("int", c) for c in Cmd}
+_SIZE_ARG: dict[int, Any] = {}
+
+
+def _size_arg(attr: Any) -> Any:
+    n = ffi.sizeof(attr[0])
+    arg = _SIZE_ARG.get(n)
+    if arg is None:
+        arg = _SIZE_ARG[n] = ffi.cast("unsigned int", n)
+    return arg
+
+
 def bpf(cmd: Cmd, attr: Any, op: str | None = None) -> int:
     """Call bpf(cmd, attr, sizeof attr); raise SyscallError (with ``op``) on failure."""
-    ret = libc.syscall(_SYS, ffi.cast("int", cmd), attr, ffi.cast("unsigned int", ffi.sizeof(attr[0])))
+    ret = libc.syscall(_SYS, _CMD_ARG[cmd], attr, _size_arg(attr))
     if ret < 0:
         raise_errno(op or f"bpf({Cmd(cmd).name})", ffi.errno)
     return ret
@@ -41,7 +53,7 @@ def bpf(cmd: Cmd, attr: Any, op: str | None = None) -> int:
 
 def bpf_errno(cmd: Cmd, attr: Any) -> int:
     """Call bpf() and return ``-errno`` on failure instead of raising (hot paths, probes)."""
-    ret = libc.syscall(_SYS, ffi.cast("int", cmd), attr, ffi.cast("unsigned int", ffi.sizeof(attr[0])))
+    ret = libc.syscall(_SYS, _CMD_ARG[cmd], attr, _size_arg(attr))
     return -ffi.errno if ret < 0 else ret
 
 
