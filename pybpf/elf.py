@@ -26,6 +26,7 @@ from .sys.consts import PSEUDO_CALL, PSEUDO_FUNC
 log = logging.getLogger("pybpf.elf")
 
 EM_BPF = 247
+EVENT_SECTION = ".pybpf.events"   # PYBPF_EVENT() declarations: read, never loaded
 SHF_EXECINSTR = 0x4
 SHN_UNDEF = 0
 _REL = struct.Struct("<QQ")  # r_offset, r_info
@@ -278,7 +279,9 @@ def _initial_slots(p: _Parsed, start: int, end: int) -> dict[int, str]:
 
 
 def _fill_event_types(maps: dict[str, MapSpec], btf: BTF | None) -> None:
-    """Ring/perf buffer record types: a ``pybpf:event:<type>`` decl tag, else ``struct event``."""
+    """Ring/perf buffer record types, by the first convention that names one:
+    ``PYBPF_EVENT(map, T)`` (a ``__pybpf_event_<map>`` pointer in ``.pybpf.events``), a
+    ``pybpf:event:<type>`` decl tag on the map, or the object's only ``struct event``."""
     if btf is None:
         return
     from .sys.consts import MapType
@@ -286,11 +289,22 @@ def _fill_event_types(maps: dict[str, MapSpec], btf: BTF | None) -> None:
                if m.type in (MapType.RINGBUF, MapType.PERF_EVENT_ARRAY, MapType.USER_RINGBUF)}
     if not buffers:
         return
+    for ds in btf.find_all(EVENT_SECTION, Kind.DATASEC):
+        for vi in ds.secinfos:
+            var = btf[vi.type_id]
+            m = buffers.get(var.name.removeprefix("__pybpf_event_"))
+            ptr = btf.skip_modifiers(var.type_id)
+            if m is not None and ptr.kind == Kind.PTR:
+                m.value_type_id = ptr.type_id
     for t in btf:
         if t.kind == Kind.DECL_TAG and t.name.startswith("pybpf:event:"):
-            target = btf[t.type_id]
-            if target.name in buffers:
-                buffers[target.name].value_type_id = _type_by_c_name(btf, t.name[12:])
+            m = buffers.get(btf[t.type_id].name)
+            if m is not None and not m.value_type_id:
+                try:
+                    m.value_type_id = _type_by_c_name(btf, t.name[12:])
+                except BTFError:
+                    log.debug("map %s: event type %s is not in BTF (use PYBPF_EVENT)",
+                              btf[t.type_id].name, t.name[12:])
     default = [t.id for t in btf.find_all("event", Kind.STRUCT)]
     for m in buffers.values():
         if not m.value_type_id and len(default) == 1:

@@ -35,7 +35,8 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
-} events SEC(".maps") __pybpf_event(struct event);
+} events SEC(".maps");
+PYBPF_EVENT(events, struct event);
 
 static __always_inline bool trace_allowed(__u32 tgid, __u32 pid)
 {
