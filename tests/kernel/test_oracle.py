@@ -21,9 +21,20 @@ pytestmark = pytest.mark.kernel
 EXCLUDE = ("bad_",)
 
 
+TOOL_DIR = OBJ_DIR.parent
+
+
 def _objects() -> list[str]:
-    return sorted(p.name[:-len(".bpf.o")] for p in OBJ_DIR.glob("*.bpf.o")
-                  if not p.name.startswith(EXCLUDE))
+    """Test objects by name, tool objects as ``tools/<name>``."""
+    tests = [p.name[:-len(".bpf.o")] for p in OBJ_DIR.glob("*.bpf.o") if not p.name.startswith(EXCLUDE)]
+    tools = [f"tools/{p.name[:-len('.bpf.o')]}" for p in TOOL_DIR.glob("*.bpf.o")]
+    return sorted(tests) + sorted(tools)
+
+
+def _object_file(name: str) -> str:
+    if name.startswith("tools/"):
+        return str(TOOL_DIR / f"{name[6:]}.bpf.o")
+    return str(OBJ_DIR / f"{name}.bpf.o")
 
 
 def _normalize(xlated: bytes) -> bytes:
@@ -67,8 +78,8 @@ def _bpftool_xlated(obj: str, pin_dir: str) -> dict[str, bytes] | None:
 def test_xlated_identical_to_libbpf(name: str, tmp_path):
     from pybpf.attach.tracefs import ensure_bpffs
     ensure_bpffs()
-    path = str(OBJ_DIR / f"{name}.bpf.o")
-    pin_dir = f"/sys/fs/bpf/pybpf_oracle_{os.getpid()}_{name}"
+    path = _object_file(name)
+    pin_dir = f"/sys/fs/bpf/pybpf_oracle_{os.getpid()}_{name.replace('/', '_')}"
     try:
         ref = _bpftool_xlated(path, pin_dir)
     finally:
