@@ -334,6 +334,7 @@ def link_create(prog_fd: int, target_fd: int, attach_type: int, *, flags: int = 
         arr = ffi.new("uint64_t[]", [_ptr(n) for n in names])
         keep += names + [arr]
         attr.kprobe_multi.syms, attr.kprobe_multi.cnt = _ptr(arr), len(syms)
+        attr.kprobe_multi.flags, attr.flags = flags, 0   # BPF_F_KPROBE_MULTI_RETURN lives here
         if cookies:
             c = ffi.new("uint64_t[]", list(cookies))
             keep.append(c)

@@ -1,0 +1,96 @@
+"""tracefs and bpffs: find them, mount them (as root) when a fresh machine has neither."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+
+from cffi import FFI
+
+from ..errors import AttachError, SyscallError
+
+log = logging.getLogger("pybpf.attach")
+
+TRACEFS_DIRS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
+BPFFS_DIR = "/sys/fs/bpf"
+BPF_FS_MAGIC = 0xCAFE4A11
+TRACEFS_MAGIC = 0x74726163
+
+_ffi = FFI()
+_ffi.cdef("int mount(const char *source, const char *target, const char *fstype, "
+          "unsigned long flags, const void *data);")
+_libc = _ffi.dlopen(None)
+
+
+def mount(source: str, target: str, fstype: str) -> None:
+    if _libc.mount(source.encode(), target.encode(), fstype.encode(), 0, _ffi.NULL) != 0:
+        raise SyscallError(f"mount {fstype} at {target}", _ffi.errno)
+
+
+def _statfs_type(path: str) -> int | None:
+    """f_type of the filesystem at ``path`` (via /proc/self/mountinfo: no statfs in os)."""
+    try:
+        real = os.path.realpath(path)
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                parts = line.split()
+                sep = parts.index("-")
+                if parts[4] == real:
+                    return {"tracefs": TRACEFS_MAGIC, "bpf": BPF_FS_MAGIC}.get(parts[sep + 1], 0)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+@functools.cache
+def tracefs_path() -> str:
+    """The tracefs mount point, mounting tracefs at /sys/kernel/tracing if needed (root)."""
+    for d in TRACEFS_DIRS:
+        if os.path.exists(os.path.join(d, "events")):
+            return d
+    target = TRACEFS_DIRS[0]
+    try:
+        mount("tracefs", target, "tracefs")
+    except SyscallError as e:
+        raise AttachError(f"tracefs is not mounted and mounting it at {target} failed: {e} "
+                          f"(run as root, or mount -t tracefs tracefs {target})") from e
+    log.info("mounted tracefs at %s", target)
+    return target
+
+
+def ensure_bpffs(path: str = BPFFS_DIR) -> str:
+    """Make sure a bpf filesystem is mounted at ``path`` (for pinning); mount it as root."""
+    if _statfs_type(path) == BPF_FS_MAGIC:
+        return path
+    try:
+        os.makedirs(path, exist_ok=True)
+        mount("bpf", path, "bpf")
+    except (OSError, SyscallError) as e:
+        raise AttachError(f"bpffs is not mounted at {path} and mounting it failed: {e} "
+                          f"(mount -t bpf bpf {path})") from e
+    log.info("mounted bpffs at %s", path)
+    return path
+
+
+def event_id(category: str, name: str) -> int:
+    """Tracepoint id from tracefs events/<category>/<name>/id."""
+    path = os.path.join(tracefs_path(), "events", category, name, "id")
+    try:
+        with open(path) as f:
+            return int(f.read())
+    except FileNotFoundError:
+        raise AttachError(f"unknown tracepoint {category}:{name}{_suggest(category, name)}") from None
+
+
+def _suggest(category: str, name: str) -> str:
+    import difflib
+    base = os.path.join(tracefs_path(), "events")
+    try:
+        if not os.path.isdir(os.path.join(base, category)):
+            close = difflib.get_close_matches(category, os.listdir(base), 5)
+            return f" (no category {category!r}; close: {', '.join(close)})" if close else ""
+        close = difflib.get_close_matches(name, os.listdir(os.path.join(base, category)), 5)
+        return f" (close: {', '.join(close)})" if close else ""
+    except OSError:
+        return ""
