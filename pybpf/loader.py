@@ -145,9 +145,13 @@ class _Loader:
         if fd is None:
             fd, err, text = sysbpf.btf_load(blob, log_level=1, log_size=1 << 20)
         if fd is None:
+            if err in (errno.EPERM, errno.EACCES):
+                from .errors import BPFPermissionError
+                raise BPFPermissionError(f"load BTF of {self.spec.path}", err)
             # like libbpf: carry on without BTF (no func/line info, no BTF map types)
-            log.warning("kernel refused the object's BTF (%s); loading without it: %s",
-                        os.strerror(err), text.strip().splitlines()[-1:] or "")
+            last = text.strip().splitlines()[-1] if text.strip() else ""
+            log.warning("kernel refused the object's BTF (%s); loading without it. %s",
+                        os.strerror(err), last)
             return
         self.owned.append(fd)
         self.btf_fd, self.btf_blob = fd, blob

@@ -85,15 +85,21 @@ def _events_file(kind: str) -> str:
 
 
 def write_event(kind: str, line: str) -> None:
+    """Append one line to kprobe_events/uprobe_events (raw write: tracefs refuses seeks)."""
     path = _events_file(kind)
     try:
-        with open(path, "a") as f:
-            f.write(line + "\n")
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
     except FileNotFoundError:
         raise AttachError(f"kernel has no {kind}s ({path} missing: "
                           f"CONFIG_{kind.upper()}S / CONFIG_{kind.upper()}_EVENTS unset)") from None
     except OSError as e:
+        raise AttachError(f"cannot open {path}: {e.strerror}") from e
+    try:
+        os.write(fd, (line + "\n").encode())
+    except OSError as e:
         raise AttachError(f"{kind}_events rejected {line!r}: {e.strerror}") from e
+    finally:
+        os.close(fd)
 
 
 def clean_stale(kind: str) -> int:
