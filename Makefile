@@ -61,7 +61,7 @@ matrix:
 	$(PYTHON) tests/matrix/vmtest.py
 
 demo: deps
-	$(PYTHON) -m pybpf object info pybpf/bpf/tests/loader_basic.bpf.o
+	PYTHON=$(PYTHON) bash scripts/demo.sh
 
 bench:
 	@for b in bench/*.py; do echo "== $$b"; $(PYTHON) $$b || exit 1; done

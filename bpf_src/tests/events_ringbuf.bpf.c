@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Ring buffer producer driven by BPF_PROG_TEST_RUN: emit_n records with known values,
+ * one discarded record per run, and a count of reservations the full ring refused. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "pybpf.h"
+
+struct event {
+	__u32 seq;
+	__u32 pid;
+	__u64 value;
+	char tag[8];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} rb SEC(".maps");
+PYBPF_EVENT(rb, struct event);
+
+const volatile __u64 base_value = 1000;
+__u32 emit_n = 1;
+__u32 seq = 0;
+__u64 dropped = 0;
+
+SEC("syscall")
+int emit(void *ctx)
+{
+	struct event *e;
+	__u32 i;
+
+	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
+	if (e)
+		bpf_ringbuf_discard(e, 0);           /* skipped by the reader */
+	for (i = 0; i < 256 && i < emit_n; i++) {
+		e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
+		if (!e) {
+			dropped++;
+			continue;
+		}
+		e->seq = seq;
+		e->pid = bpf_get_current_pid_tgid() >> 32;
+		e->value = base_value + seq;
+		__builtin_memcpy(e->tag, "pybpf", 6);
+		seq++;
+		bpf_ringbuf_submit(e, 0);
+	}
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
