@@ -5,11 +5,32 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..errors import AttachError
+from ..errors import AttachError, BPFError
 from ..sys import bpf as sysbpf
 from .link import FDLink, Link
 
 CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+def cgroup2_root() -> str:
+    """Where cgroup v2 is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on hybrid
+    systems); as root, mounts it at /sys/fs/cgroup/unified when it is nowhere."""
+    try:
+        with open("/proc/self/mounts") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) > 2 and parts[2] == "cgroup2":
+                    return parts[1]
+    except OSError:
+        pass
+    from .tracefs import mount
+    target = os.path.join(CGROUP_ROOT, "unified")
+    try:
+        os.makedirs(target, exist_ok=True)
+        mount("cgroup2", target, "cgroup2")
+    except (OSError, BPFError) as e:
+        raise AttachError(f"cgroup v2 is not mounted and mounting it at {target} failed: {e}") from e
+    return target
 
 
 def attach_cgroup(prog: Any, cgroup: str | int, attach_type: int | None = None) -> Link:

@@ -16,7 +16,7 @@ import pytest
 import pybpf
 from pybpf.attach.kprobe import kprobes_available
 from pybpf.attach.tracefs import tracefs_path
-from tests.conftest import ROOT, obj_path, open_fds, require_feature
+from tests.conftest import ROOT, obj_path, open_fds
 
 pytestmark = pytest.mark.kernel
 
@@ -200,8 +200,8 @@ def test_tcx_ingress_counts(obj, veth, no_fd_leak):
 
 
 def test_cgroup_skb_egress(obj, no_fd_leak):
-    cg = Path(f"/sys/fs/cgroup/pybpf_test_{os.getpid()}")
-    require_feature(Path("/sys/fs/cgroup/cgroup.controllers").exists(), "cgroup v2 at /sys/fs/cgroup")
+    from pybpf.attach.cgroup import cgroup2_root
+    cg = Path(cgroup2_root(), f"pybpf_test_{os.getpid()}")
     cg.mkdir()
     try:
         rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -56,6 +56,9 @@ def _normalize(xlated: bytes) -> bytes:
 def _bpftool_xlated(obj: str, pin_dir: str) -> dict[str, bytes] | None:
     r = subprocess.run(["bpftool", "prog", "loadall", obj, pin_dir], capture_output=True, text=True)
     if r.returncode != 0:
+        lines = [ln.strip() for ln in r.stderr.splitlines()
+                 if ln.startswith("libbpf:") and any(w in ln for w in ("fail", "not supported"))]
+        _bpftool_xlated.last_error = lines[0] if lines else r.stderr.strip()[-200:]  # type: ignore[attr-defined]
         return None
     out = {}
     for name in os.listdir(pin_dir):
@@ -85,7 +88,9 @@ def test_xlated_identical_to_libbpf(name: str, tmp_path):
     finally:
         shutil.rmtree(pin_dir, ignore_errors=True)
     if ref is None:
-        pytest.skip(f"libbpf (bpftool 7.1) cannot load {name}: nothing to compare")
+        why = getattr(_bpftool_xlated, "last_error", "")
+        pytest.skip(f"libbpf (bpftool 7.1) cannot load {name} on this kernel ({why}): "
+                    f"nothing to compare")
     with pybpf.load(path) as obj:
         assert obj.programs, name
         compared = 0
