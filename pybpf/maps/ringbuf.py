@@ -99,11 +99,34 @@ class RingBuffer(BaseMap):
                 cons = nxt
                 cons_view[0] = cons
 
-    def _decode(self, rec: memoryview) -> Any:
+    def _drain_decoded(self) -> list[Any]:
+        """Decode every available record in one tight loop (consumer position written once
+        per batch: the kernel sees the space free when the batch is taken)."""
         c = self._codec
-        if c is None or len(rec) < c.size:
-            return bytes(rec)
-        return c.decode(rec)
+        decode = c.decode if c is not None else None
+        size = c.size if c is not None else 0
+        data, mask, unpack = self._data, self._mask, _U32.unpack_from
+        out: list[Any] = []
+        put = out.append
+        cons = self._cons[0]
+        prod = self._prod_pos[0]
+        while cons < prod:
+            while cons < prod:
+                off = cons & mask
+                hdr = unpack(data, off)[0]
+                if hdr & BUSY:
+                    self._cons[0] = cons
+                    return out
+                length = hdr & 0x3FFFFFFF
+                if not hdr & DISCARD:
+                    if decode is not None and length >= size:
+                        put(decode(data, off + HDR))
+                    else:
+                        put(bytes(data[off + HDR:off + HDR + length]))
+                cons += (length + HDR + 7) & ~7
+            self._cons[0] = cons
+            prod = self._prod_pos[0]
+        return out
 
     def consume(self, callback: Callable[[Any], Any] | None = None, raw: bool = False) -> Any:
         """Take what is available now: a list of records, or the count given to ``callback``."""
@@ -115,14 +138,12 @@ class RingBuffer(BaseMap):
                 callback(rec)
                 n += 1
             return n
-        decode = self._decode
+        records = self._drain_decoded()
         if callback is None:
-            return [decode(r) for r in self._records()]
-        n = 0
-        for rec in self._records():
-            callback(decode(rec))
-            n += 1
-        return n
+            return records
+        for r in records:
+            callback(r)
+        return len(records)
 
     def poll(self, timeout: float | None = None, callback: Callable[[Any], Any] | None = None,
              raw: bool = False) -> Any:
