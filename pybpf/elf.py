@@ -83,7 +83,8 @@ def load_spec_bytes(data: bytes, path: str = "<bytes>") -> ObjectSpec:
         return _build_spec(_read_elf(data, path))
     except BPFError:
         raise
-    except (_PyELFError, struct.error, ValueError, KeyError, IndexError, UnicodeDecodeError) as e:
+    except (_PyELFError, struct.error, ValueError, KeyError, IndexError, UnicodeDecodeError,
+            OverflowError, EOFError) as e:  # pyelftools on corrupt headers
         raise ELFError(f"malformed ELF object: {e}", path=path) from e
 
 

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .closeable import Closeable
 from .program import Program
 from .spec import ObjectSpec
 from .sys.fd import FD
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("pybpf")
 
 
-class Object:
+class Object(Closeable):
     """Maps and programs of a loaded object. ``close()`` (or ``with``) releases every fd."""
 
     def __init__(self, spec: ObjectSpec, maps: dict[str, Any], programs: dict[str, Program],
@@ -86,18 +87,6 @@ class Object:
             except OSError as e:  # pragma: no cover - closing an fd cannot fail usefully
                 log.debug("close %r: %s", item, e)
         self._owned.clear()
-
-    def __enter__(self) -> Object:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - never raise from a finalizer
-            pass
 
     def __repr__(self) -> str:
         return (f"<pybpf.Object {self.spec.path}: programs={list(self.programs)} "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .closeable import Closeable
 from .spec import ProgramSpec
 from .sys import bpf as sysbpf
 from .sys.consts import ProgType
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
     from .attach.link import Link
 
 
-class Program:
+class Program(Closeable):
     """A program loaded in the kernel. ``close()`` releases its fd (links keep it alive)."""
 
     def __init__(self, fd: FD, spec: ProgramSpec, *, attach_btf_id: int = 0,
@@ -131,12 +132,6 @@ class Program:
 
     def close(self) -> None:
         self._fd.close()
-
-    def __enter__(self) -> Program:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "closed" if self._fd.closed else f"fd={self._fd._fd}"

@@ -10,6 +10,7 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..closeable import Closeable
 from ..errors import AttachError, BPFError
 from ..sys import bpf as sysbpf
 from ..sys import perf
@@ -21,7 +22,7 @@ log = logging.getLogger("pybpf.attach")
 _live: weakref.WeakSet[Link] = weakref.WeakSet()
 
 
-class Link:
+class Link(Closeable):
     """Base of every attachment. Subclasses implement ``_detach()``."""
 
     def __init__(self, description: str) -> None:
@@ -53,18 +54,6 @@ class Link:
 
     def pin(self, path: str) -> None:
         raise AttachError(f"{self.description}: this kind of link cannot be pinned")
-
-    def __enter__(self) -> Link:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - never raise from a finalizer
-            pass
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.description}{' closed' if self.closed else ''}>"

@@ -43,6 +43,8 @@ MODIFIERS = frozenset({Kind.VOLATILE, Kind.CONST, Kind.RESTRICT, Kind.TYPE_TAG})
 COMPOSITES = frozenset({Kind.STRUCT, Kind.UNION})
 ENUMS = frozenset({Kind.ENUM, Kind.ENUM64})
 
+MAX_CHAIN = 64   # longer typedef/modifier/nesting chains are cycles in corrupt BTF
+
 # BTF_INT_ENCODING bits
 INT_SIGNED = 1 << 0
 INT_CHAR = 1 << 1
@@ -222,54 +224,64 @@ class BTF:
     def skip_modifiers(self, type_id: int) -> Type:
         """Follow CONST/VOLATILE/RESTRICT/TYPE_TAG (not typedefs)."""
         t = self[type_id]
-        while t.kind in MODIFIERS:
+        for _ in range(MAX_CHAIN):
+            if t.kind not in MODIFIERS:
+                return t
             t = self[t.type_id]
-        return t
+        raise BTFError(f"BTF type [{type_id}]: modifier chain loops or is too long")
 
     def resolve(self, type_id: int) -> Type:
         """Follow modifiers and typedefs to the underlying type."""
         t = self[type_id]
-        while t.kind in MODIFIERS or t.kind == Kind.TYPEDEF:
+        for _ in range(MAX_CHAIN):
+            if t.kind not in MODIFIERS and t.kind != Kind.TYPEDEF:
+                return t
             t = self[t.type_id]
-        return t
+        raise BTFError(f"BTF type [{type_id}]: typedef/modifier chain loops or is too long")
 
-    def size_of(self, type_id: int) -> int:
+    def size_of(self, type_id: int, _depth: int = 0) -> int:
         """Byte size of a type (arrays multiplied out, pointers 8)."""
+        if _depth > MAX_CHAIN:
+            raise BTFError(f"BTF type [{type_id}]: nested too deeply (a cycle?)")
         t = self.resolve(type_id)
         if t.kind == Kind.PTR:
             return 8
         if t.kind == Kind.ARRAY:
-            return t.nelems * self.size_of(t.elem_type_id)
+            return t.nelems * self.size_of(t.elem_type_id, _depth + 1)
         if t.kind in (Kind.INT, Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ENUM64, Kind.FLOAT,
                       Kind.DATASEC):
             return t.size
         if t.kind == Kind.VAR:
-            return self.size_of(t.type_id)
+            return self.size_of(t.type_id, _depth + 1)
         raise BTFError(f"type [{t.id}] {t.kind.name} has no size")
 
-    def align_of(self, type_id: int) -> int:
+    def align_of(self, type_id: int, _depth: int = 0) -> int:
+        if _depth > MAX_CHAIN:
+            raise BTFError(f"BTF type [{type_id}]: nested too deeply (a cycle?)")
         t = self.resolve(type_id)
         if t.kind == Kind.PTR:
             return 8
         if t.kind == Kind.ARRAY:
-            return self.align_of(t.elem_type_id)
+            return self.align_of(t.elem_type_id, _depth + 1)
         if t.kind in COMPOSITES:
-            return max((self.align_of(m.type_id) for m in t.members
+            return max((self.align_of(m.type_id, _depth + 1) for m in t.members
                         if not m.bitfield_size), default=1)
         return min(max(t.size, 1), 8)
 
-    def type_name(self, type_id: int) -> str:
+    def type_name(self, type_id: int, _depth: int = 0) -> str:
         """A C-like spelling of a type, for messages (``struct task_struct *``)."""
+        if _depth > MAX_CHAIN:
+            return "..."
         t = self[type_id]
         k = t.kind
         if k == Kind.UNKN:
             return "void"
         if k in MODIFIERS:
-            return f"{k.name.lower()} {self.type_name(t.type_id)}"
+            return f"{k.name.lower()} {self.type_name(t.type_id, _depth + 1)}"
         if k == Kind.PTR:
-            return f"{self.type_name(t.type_id)} *"
+            return f"{self.type_name(t.type_id, _depth + 1)} *"
         if k == Kind.ARRAY:
-            return f"{self.type_name(t.elem_type_id)}[{t.nelems}]"
+            return f"{self.type_name(t.elem_type_id, _depth + 1)}[{t.nelems}]"
         if k in COMPOSITES:
             return f"{k.name.lower()} {t.name or '(anon)'}"
         if k in ENUMS:

@@ -25,6 +25,17 @@ def _ptr(buf: Any) -> int:
     return int(ffi.cast("uintptr_t", buf))
 
 
+def _in_buf(data: bytes, keep: list[Any]) -> int:
+    """Address of ``data`` for an attr field; the buffer is kept alive in ``keep``."""
+    buf = ffi.from_buffer(data)
+    keep.append(buf)
+    return _ptr(buf)
+
+
+def _out_buf(size: int) -> Any:
+    return ffi.new("char[]", size) if size else None
+
+
 def raise_errno(op: str, err: int, detail: str = "") -> None:
     """Raise the pybpf error for a failed syscall ``op``."""
     cls = BPFPermissionError if err in (errno.EPERM, errno.EACCES) else SyscallError
@@ -194,19 +205,13 @@ def prog_test_run(fd: int, data: bytes = b"", *, data_size_out: int = 0, ctx: by
     attr.prog_fd, attr.repeat, attr.flags, attr.cpu = fd, repeat, flags, cpu
     keep = []
     if data:
-        din = ffi.from_buffer(data)
-        keep.append(din)
-        attr.data_in, attr.data_size_in = _ptr(din), len(data)
-    dout = ffi.new("char[]", data_size_out) if data_size_out else None
-    if dout is not None:
-        attr.data_out, attr.data_size_out = _ptr(dout), data_size_out
+        attr.data_in, attr.data_size_in = _in_buf(data, keep), len(data)
+    dout = _out_buf(data_size_out)
+    attr.data_out, attr.data_size_out = _ptr(dout), data_size_out
     if ctx:
-        cin = ffi.from_buffer(ctx)
-        keep.append(cin)
-        attr.ctx_in, attr.ctx_size_in = _ptr(cin), len(ctx)
-    cout = ffi.new("char[]", ctx_size_out) if ctx_size_out else None
-    if cout is not None:
-        attr.ctx_out, attr.ctx_size_out = _ptr(cout), ctx_size_out
+        attr.ctx_in, attr.ctx_size_in = _in_buf(ctx, keep), len(ctx)
+    cout = _out_buf(ctx_size_out)
+    attr.ctx_out, attr.ctx_size_out = _ptr(cout), ctx_size_out
     bpf(Cmd.PROG_TEST_RUN, attr, "test run program")
     out = bytes(ffi.buffer(dout, attr.data_size_out)) if dout is not None else b""
     cx = bytes(ffi.buffer(cout, attr.ctx_size_out)) if cout is not None else b""
