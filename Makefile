@@ -13,7 +13,7 @@ TOOL_OBJS   := $(patsubst bpf_src/tools/%.bpf.c,pybpf/bpf/%.bpf.o,$(TOOL_SRCS))
 TEST_OBJS   := $(patsubst bpf_src/tests/%.bpf.c,pybpf/bpf/tests/%.bpf.o,$(TEST_SRCS))
 HEADERS     := $(wildcard bpf_src/include/*.h)
 
-.PHONY: all objects check-clang check-objects deps test unit demo bench matrix lint clean
+.PHONY: all objects check-clang check-objects cffi deps test unit demo bench matrix lint clean
 
 all: objects
 
@@ -44,6 +44,10 @@ check-objects: check-clang
 	  r=build/objcheck/$${o#pybpf/bpf/}; \
 	  cmp -s $$o $$r || { echo "committed object differs from rebuild: $$o"; bad=1; }; done; \
 	  [ $$bad = 0 ] && echo "objects: $(words $(TOOL_OBJS) $(TEST_OBJS)) committed objects match a rebuild"
+
+# cffi out-of-line ABI module (committed): regenerate after editing pybpf/sys/cdefs_src.py
+cffi:
+	$(PYTHON) -m pybpf.sys.build_cffi
 
 deps:
 	bash scripts/setup.sh

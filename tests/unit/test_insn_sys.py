@@ -60,3 +60,19 @@ def test_import_is_fast_and_lazy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.split()
     assert best < 0.050, f"import pybpf took {best * 1000:.1f} ms"
     assert out[1:] == ["False", "False"]
+
+
+def test_generated_cffi_module_matches_declarations(tmp_path):
+    """pybpf/sys/_cffi_abi.py (committed) is what build_cffi.py makes from cdefs_src.CDEF."""
+    from pathlib import Path
+
+    from cffi import FFI
+
+    from pybpf.sys.cdefs_src import CDEF
+    ffi = FFI()
+    ffi.cdef(CDEF)
+    ffi.set_source("pybpf.sys._cffi_abi", None)
+    out = tmp_path / "_cffi_abi.py"
+    ffi.emit_python_code(str(out))
+    committed = Path(__file__).resolve().parents[2] / "pybpf" / "sys" / "_cffi_abi.py"
+    assert out.read_text() == committed.read_text(), "run `make cffi`"
