@@ -177,7 +177,9 @@ class _Loader:
         if ms.pinning == PIN_BY_NAME:
             from .attach.tracefs import ensure_bpffs
             ensure_bpffs()
-            sysbpf.obj_pin(int(fd), self._pin_path(ms))
+            path = self._pin_path(ms)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            sysbpf.obj_pin(int(fd), path)
         return fd
 
     def _pin_path(self, ms: MapSpec) -> str:

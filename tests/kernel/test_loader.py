@@ -96,3 +96,23 @@ def test_close_releases_everything():
     obj.close()
     assert open_fds() - before == set()
     obj.close()                                       # idempotent
+
+
+def test_pinned_map_reused_across_loads(no_fd_leak):
+    """pinning = LIBBPF_PIN_BY_NAME: the pin outlives the object (as in libbpf) and the next
+    load reuses the map with its contents; an incompatible pin is refused."""
+    import os
+    import shutil
+    root = f"/sys/fs/bpf/pybpf_test_pins_{os.getpid()}"
+    try:
+        for expected in (1, 2):
+            with pybpf.load(obj_path("loader_pinned"), pin_root=root) as obj:
+                obj.programs["bump"].test_run(ctx=b"")
+                assert obj.maps["shared_counter"][0] == expected
+        assert os.path.exists(f"{root}/shared_counter")
+        spec = pybpf.ObjectSpec.from_file(obj_path("loader_pinned"))
+        spec.maps["shared_counter"].max_entries = 2
+        with pytest.raises(pybpf.LoadError, match="incompatible"):
+            spec.load(pin_root=root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
