@@ -35,7 +35,8 @@ def kernel_config() -> dict[str, str]:
     return out
 
 
-def _version_code() -> int:
+def kernel_version_code() -> int:
+    """LINUX_VERSION_CODE of the running kernel (a.b.c -> a<<16 | b<<8 | min(c, 255))."""
     m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", os.uname().release)
     a, b, c = (int(x or 0) for x in m.groups()) if m else (0, 0, 0)
     return (a << 16) + (b << 8) + min(c, 255)
@@ -44,7 +45,7 @@ def _version_code() -> int:
 def kconfig_value(name: str) -> str | int | None:
     """The raw value of a kconfig extern, None when the kernel does not define it."""
     if name == "LINUX_KERNEL_VERSION":
-        return _version_code()
+        return kernel_version_code()
     if name == "LINUX_HAS_BPF_COOKIE":
         return 1   # probing is done by the attach layer; objects use it as a hint
     if name == "LINUX_HAS_SYSCALL_WRAPPER":

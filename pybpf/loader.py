@@ -18,6 +18,8 @@ from typing import Any
 from . import insn as I
 from .btf.types import BTF, Kind
 from .errors import BPFError, LoadError, VerifierError
+from .externs import kernel_version_code
+from .features import mmapable_arrays
 from .object import Object
 from .program import Program
 from .spec import PIN_BY_NAME, MapSpec, ObjectSpec, ProgramSpec
@@ -237,7 +239,7 @@ class _Loader:
                 log.debug("map %s: retrying without BTF (%s)", name, e)
                 for k in ("btf_fd", "btf_key_type_id", "btf_value_type_id"):
                     kw.pop(k)
-                if ms.is_global_data and not _kernel_has_mmapable():
+                if ms.is_global_data and not mmapable_arrays():
                     kw["flags"] &= ~int(MapFlags.MMAPABLE)
                 return sysbpf.map_create(int(ms.type), ms.key_size, ms.value_size, max_entries, **kw)
             raise _wrap(f"create map {name} ({ms.type.name if isinstance(ms.type, MapType) else ms.type})", e) from e
@@ -261,7 +263,7 @@ class _Loader:
         func_info, line_info = self._func_line_info(ps)
         kw: dict[str, Any] = dict(
             name=ps.name, expected_attach_type=int(ps.expected_attach_type),
-            kern_version=ps.kern_version or _kernel_version_code(), flags=ps.flags,
+            kern_version=ps.kern_version or kernel_version_code(), flags=ps.flags,
             attach_btf_id=attach_btf_id, attach_btf_obj_fd=attach_obj_fd)
         if self.btf_fd is not None:
             kw.update(btf_fd=int(self.btf_fd), func_info=func_info, func_info_rec_size=8,
@@ -483,16 +485,3 @@ def _failing_source_line(text: str) -> str | None:
 def _possible_cpus() -> int:
     from .sys.cpus import possible_cpus
     return len(possible_cpus())
-
-
-def _kernel_has_mmapable() -> bool:
-    return True
-
-
-def _kernel_version_code() -> int:
-    rel = os.uname().release
-    m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", rel)
-    if not m:
-        return 0
-    a, b, c = (int(x or 0) for x in m.groups())
-    return (a << 16) + (b << 8) + min(c, 255)

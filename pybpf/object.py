@@ -57,18 +57,12 @@ class Object(Closeable):
 
     def attach_all(self) -> list[Link]:
         """Auto-attach every program whose SEC() name says how; returns the links."""
-        from .sys.consts import ProgType
+        from .attach import can_auto_attach
         links = []
         try:
             for p in self.programs.values():
-                if not p.spec.autoattach or p.type in (ProgType.XDP, ProgType.SCHED_CLS,
-                                                       ProgType.SOCKET_FILTER, ProgType.SYSCALL,
-                                                       ProgType.PERF_EVENT):
-                    continue
-                from .attach.sections import lookup
-                if not lookup(p.section)[0].attach:
-                    continue
-                links.append(p.attach())
+                if p.spec.autoattach and can_auto_attach(p):
+                    links.append(p.attach())
         except BaseException:
             for link in links:
                 link.close()

@@ -18,12 +18,24 @@ __all__ = [
     "Link", "attach_cgroup", "attach_kprobe", "attach_kprobe_multi", "attach_ksyscall",
     "attach_perf_event", "attach_raw_tracepoint", "attach_socket", "attach_tc",
     "attach_tracepoint", "attach_tracing", "attach_uprobe", "attach_usdt", "attach_xdp",
-    "auto_attach", "close_all", "install_signal_handlers",
+    "auto_attach", "can_auto_attach", "close_all", "install_signal_handlers",
 ]
 
 
 def attach_usdt(prog: Any, path: str, provider: str, name: str, pid: int = -1, **kw: Any) -> Link:
     raise AttachError("USDT attach is not implemented yet")
+
+
+# kinds whose SEC() name can carry everything needed to attach (libbpf's auto-attach set)
+_AUTO = frozenset({"tracepoint", "raw_tracepoint", "kprobe", "kretprobe", "ksyscall",
+                   "kretsyscall", "kprobe_multi", "kretprobe_multi", "uprobe", "uretprobe",
+                   "usdt"})
+
+
+def can_auto_attach(prog: Any) -> bool:
+    """Whether ``auto_attach`` can attach ``prog`` with no arguments (its SEC names a target)."""
+    sdef, target = lookup(prog.spec.section)
+    return sdef.attach == "tracing" or (sdef.attach in _AUTO and bool(target))
 
 
 def _split_offset(target: str) -> tuple[str, int]:

@@ -9,23 +9,58 @@ offset, then the data; records are 8-byte aligned.
 
 from __future__ import annotations
 
+import logging
 import mmap
 import select
 import struct
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..errors import MapError
+from ..errors import BPFError, MapError
 from ..sys import bpf as sysbpf
 from ..sys.consts import MapType
 from ..sys.perf import PAGE_SIZE
 from .base import BaseMap, register_map_class
 from .codec import Codec, codec_for
 
+log = logging.getLogger("pybpf.maps")
+
+__all__ = ["RingBuffer", "RingBufferPoller"]
+
 BUSY = 1 << 31
 DISCARD = 1 << 30
 HDR = 8
 _U32 = struct.Struct("<I")
+
+
+def event_codec(btf: Any, type_id: int) -> Codec | None:
+    """The codec for event record type ``type_id`` of ``btf`` (None: records stay bytes)."""
+    if not type_id or btf is None:
+        return None
+    try:
+        return codec_for(btf, type_id, btf.size_of(type_id))
+    except BPFError as e:
+        log.warning("cannot decode event type [%d] (%s); records are bytes", type_id, e)
+        return None
+
+
+def event_type_name(btf: Any, type_id: int) -> str:
+    """The C name of an event type ("struct event")."""
+    return str(btf.type_name(type_id))
+
+
+def resolve_event_type(btf: Any, cname: str | None, map_name: str) -> tuple[Codec | None, int]:
+    """(codec, type id) for the C type ``cname`` of ``btf``; (None, 0) for None (bytes)."""
+    if cname is None:
+        return None, 0
+    from ..elf import _type_by_c_name
+    if btf is None:
+        raise MapError(f"map {map_name}: the object has no BTF to decode {cname!r} with")
+    try:
+        tid = _type_by_c_name(btf, cname)
+    except BPFError as e:
+        raise MapError(f"map {map_name}: no type {cname!r} in the object's BTF ({e})") from None
+    return codec_for(btf, tid, btf.size_of(tid)), tid
 
 
 class RingBuffer(BaseMap):
@@ -54,24 +89,20 @@ class RingBuffer(BaseMap):
         self._data = self._prod[PAGE_SIZE:]
         self._epoll = select.epoll()
         self._epoll.register(self.fd, select.EPOLLIN)
-        self._codec: Codec | None = None
-        if spec.value_type_id and self.btf is not None:
-            self._codec = codec_for(self.btf, spec.value_type_id, self.btf.size_of(spec.value_type_id))
+        self._codec: Codec | None = event_codec(self.btf, spec.value_type_id)
+        self._ev_type = spec.value_type_id if self._codec is not None else 0
 
     # ---- event type ----
 
     @property
     def event_type(self) -> str | None:
-        return self.btf.type_name(self.spec.value_type_id) if self._codec else None
+        """The C type records decode as ("struct event"), or None (bytes)."""
+        return event_type_name(self.btf, self._ev_type) if self._codec is not None else None
 
     @event_type.setter
-    def event_type(self, cname: str) -> None:
-        """Decode records as the C type ``cname`` ("struct event") of the object's BTF."""
-        from ..elf import _type_by_c_name
-        if self.btf is None:
-            raise MapError(f"ring buffer {self.name}: the object has no BTF to decode with")
-        tid = _type_by_c_name(self.btf, cname)
-        self._codec = codec_for(self.btf, tid, self.btf.size_of(tid))
+    def event_type(self, cname: str | None) -> None:
+        """Decode records as the C type ``cname`` of the object's BTF (None: bytes)."""
+        self._codec, self._ev_type = resolve_event_type(self.btf, cname, self.name)
 
     # ---- consuming ----
 
@@ -99,10 +130,9 @@ class RingBuffer(BaseMap):
                 cons = nxt
                 cons_view[0] = cons
 
-    def _drain_decoded(self) -> list[Any]:
+    def _drain_decoded(self, c: Codec | None) -> list[Any]:
         """Decode every available record in one tight loop (consumer position written once
         per batch: the kernel sees the space free when the batch is taken)."""
-        c = self._codec
         decode = c.decode if c is not None else None
         size = c.size if c is not None else 0
         data, mask, unpack = self._data, self._mask, _U32.unpack_from
@@ -128,8 +158,14 @@ class RingBuffer(BaseMap):
             prod = self._prod_pos[0]
         return out
 
-    def consume(self, callback: Callable[[Any], Any] | None = None, raw: bool = False) -> Any:
-        """Take what is available now: a list of records, or the count given to ``callback``."""
+    def consume(self, callback: Callable[[Any], Any] | None = None, raw: bool = False,
+                type: str | None = None) -> Any:  # noqa: A002 - the C type to decode as
+        """Take what is available now: a list of records, or the count given to ``callback``.
+
+        ``raw=True`` (with a callback) passes memoryviews into the ring, valid only during
+        the call; ``type`` decodes as that C type ("struct event") this time.
+        """
+        self._check_open()
         if raw:
             if callback is None:
                 raise MapError("consume(raw=True) needs a callback (views die on advance)")
@@ -138,25 +174,37 @@ class RingBuffer(BaseMap):
                 callback(rec)
                 n += 1
             return n
-        records = self._drain_decoded()
+        codec = self._codec if type is None else resolve_event_type(self.btf, type, self.name)[0]
+        records = self._drain_decoded(codec)
         if callback is None:
             return records
         for r in records:
             callback(r)
         return len(records)
 
-    def poll(self, timeout: float | None = None, callback: Callable[[Any], Any] | None = None,
-             raw: bool = False) -> Any:
-        """Wait up to ``timeout`` seconds for records, then take every available one.
+    def _check_open(self) -> None:
+        if getattr(self, "_epoll", None) is None:
+            raise MapError(f"ring buffer {self.name}: closed")
 
-        Returns the records (a list; with ``raw=True`` an iterator of memoryviews), or,
-        with ``callback``, the number of records passed to it.
+    def pending(self) -> bool:
+        """Whether records (possibly still being written) are in the ring."""
+        return bool(self._cons[0] < self._prod_pos[0])
+
+    def poll(self, timeout: float | None = None, callback: Callable[[Any], Any] | None = None,
+             raw: bool = False, type: str | None = None) -> Any:  # noqa: A002
+        """Wait up to ``timeout`` seconds (None: forever) for records, then take them all.
+
+        Returns the records (a list, iterable), or with ``callback`` the number passed to
+        it. ``raw=True`` without a callback returns an iterator of memoryviews into the
+        ring: each is valid only until the next one is requested (the space is handed
+        back to the kernel then); copy with ``bytes()`` to keep one.
         """
+        self._check_open()
         if self._cons[0] >= self._prod_pos[0]:
             self._epoll.poll(-1 if timeout is None else timeout)
         if raw and callback is None:
             return self._records()
-        return self.consume(callback, raw)
+        return self.consume(callback, raw, type)
 
     def close(self) -> None:
         if getattr(self, "_epoll", None) is not None:
@@ -177,6 +225,7 @@ class RingBufferPoller:
         self._rbs: dict[int, tuple[RingBuffer, Callable[[Any], Any]]] = {}
 
     def add(self, rb: RingBuffer, callback: Callable[[Any], Any]) -> None:
+        """Drain ``rb`` into ``callback`` (one decoded record per call) on each poll."""
         self._rbs[rb.fd] = (rb, callback)
         self._epoll.register(rb.fd, select.EPOLLIN)
 
@@ -188,8 +237,18 @@ class RingBufferPoller:
         self._epoll.poll(-1 if timeout is None else timeout)
         return sum(rb.consume(cb) for rb, cb in self._rbs.values())
 
+    def fileno(self) -> int:
+        """The epoll fd: readable when any ring buffer has records."""
+        return self._epoll.fileno()
+
     def close(self) -> None:
         self._epoll.close()
+
+    def __enter__(self) -> RingBufferPoller:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 register_map_class(MapType.RINGBUF, RingBuffer)

@@ -310,3 +310,12 @@ def test_sigint_cleans_up(adder):
     p.send_signal(signal.SIGINT)
     p.wait(timeout=10)
     assert not any(name in e for e in _pybpf_events("uprobe"))
+
+
+def test_attach_all_attaches_what_sec_names_fully(obj, no_fd_leak):
+    links = obj.attach_all()
+    assert sorted(link.description.split(" -> ")[0] for link in links) == [
+        "btf_sys_enter", "raw_sys_enter", "tp_getppid"]     # uprobe/xdp/socket... need targets
+    os.getppid()
+    obj.close()                                             # detaches attach_all's links
+    assert all(link.closed for link in links)
