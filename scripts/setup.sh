@@ -8,13 +8,14 @@ command -v clang-19 >/dev/null || need_apt+=(clang-19)
 command -v llvm-strip-19 >/dev/null || need_apt+=(llvm-19)
 [ -f /usr/include/bpf/bpf_helpers.h ] || need_apt+=(libbpf-dev)
 command -v bpftool >/dev/null || need_apt+=(bpftool)
-[ -f /usr/include/sys/sdt.h ] || need_apt+=(systemtap-sdt-dev)
+dpkg -s systemtap-sdt-dev >/dev/null 2>&1 || need_apt+=(systemtap-sdt-dev)
 command -v ip >/dev/null || need_apt+=(iproute2)
 command -v gcc >/dev/null || need_apt+=(gcc)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+  apt_opts=(-o DPkg::Lock::Timeout=600)   # wait for another apt run instead of failing
+  apt-get "${apt_opts[@]}" update -qq
+  apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends "${need_apt[@]}"
 fi
 "$PYTHON" - <<'PY' || "$PYTHON" -m pip install -q -e '.[test]'
 import importlib.util, sys
