@@ -75,6 +75,8 @@ class Object(Closeable):
         for link in reversed(self._links):
             link.close()
         self._links.clear()
+        for m in self.maps.values():       # readers hold mmaps and perf fds of their own
+            m.close()
         for item in reversed(self._owned):
             try:
                 item.close()

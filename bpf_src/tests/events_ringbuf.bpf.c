@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Ring buffer producer driven by BPF_PROG_TEST_RUN: emit_n records with known values,
- * one discarded record per run, and a count of reservations the full ring refused. */
+ * one discarded record per run, and a count of reservations the full ring refused.
+ * emit_ctx takes the value and count from its context (a struct the caller passes);
+ * emit_xdp runs under test_run(repeat=N) for the benchmark. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include "pybpf.h"
@@ -10,6 +12,12 @@ struct event {
 	__u32 pid;
 	__u64 value;
 	char tag[8];
+};
+
+struct emit_args {
+	__u64 value;
+	__u32 count;
+	__u32 pad;
 };
 
 struct {
@@ -23,6 +31,23 @@ __u32 emit_n = 1;
 __u32 seq = 0;
 __u64 dropped = 0;
 
+static __always_inline void emit_one(__u64 value)
+{
+	struct event *e;
+
+	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
+	if (!e) {
+		dropped++;
+		return;
+	}
+	e->seq = seq;
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	e->value = value;
+	__builtin_memcpy(e->tag, "pybpf", 6);
+	seq++;
+	bpf_ringbuf_submit(e, 0);
+}
+
 SEC("syscall")
 int emit(void *ctx)
 {
@@ -32,20 +57,30 @@ int emit(void *ctx)
 	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
 	if (e)
 		bpf_ringbuf_discard(e, 0);           /* skipped by the reader */
-	for (i = 0; i < 256 && i < emit_n; i++) {
-		e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
-		if (!e) {
-			dropped++;
-			continue;
-		}
-		e->seq = seq;
-		e->pid = bpf_get_current_pid_tgid() >> 32;
-		e->value = base_value + seq;
-		__builtin_memcpy(e->tag, "pybpf", 6);
-		seq++;
-		bpf_ringbuf_submit(e, 0);
-	}
+	for (i = 0; i < 256 && i < emit_n; i++)
+		emit_one(base_value + seq);
 	return 0;
+}
+
+SEC("syscall")
+int emit_ctx(struct emit_args *ctx)
+{
+	__u32 i, n = ctx->count;
+	__u64 v = ctx->value;
+
+	for (i = 0; i < 256 && i < n; i++)
+		emit_one(v + i);
+	return 0;
+}
+
+SEC("xdp")
+int emit_xdp(struct xdp_md *ctx)
+{
+	__u32 i;
+
+	for (i = 0; i < 256 && i < emit_n; i++)
+		emit_one(seq);
+	return XDP_PASS;
 }
 
 char LICENSE[] SEC("license") = "GPL";

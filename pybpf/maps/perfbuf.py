@@ -21,8 +21,14 @@ from typing import Any
 
 from ..errors import MapError, SyscallError
 from ..spec import MapSpec
-from ..sys.consts import PERF_RECORD_LOST, PERF_RECORD_SAMPLE, PERF_SAMPLE_RAW, MapType
-from ..sys.consts import PerfSwConfig, PerfType
+from ..sys.consts import (
+    PERF_RECORD_LOST,
+    PERF_RECORD_SAMPLE,
+    PERF_SAMPLE_RAW,
+    MapType,
+    PerfSwConfig,
+    PerfType,
+)
 from ..sys.cpus import online_cpus
 from ..sys.fd import FD
 from ..sys.perf import PAGE_SIZE, perf_enable, perf_event_open
@@ -159,9 +165,12 @@ class PerfBuffer(BaseMap):
     # ---- consuming ----
 
     def fileno(self) -> int:
-        """An epoll fd readable when any CPU's ring has records (selectors, asyncio)."""
-        if self._epoll is None:
-            raise MapError(f"perf buffer {self.name}: closed")
+        """An epoll fd readable when any CPU's ring has records (selectors, asyncio).
+
+        Register it before records arrive, or ``consume()`` once after registering: the
+        kernel reports a perf ring readable once per wake-up.
+        """
+        self._check_open()
         return self._epoll.fileno()
 
     def _drain(self, ring: _CpuRing, out: list[Any], decode: Any, esize: int) -> None:
@@ -218,6 +227,12 @@ class PerfBuffer(BaseMap):
                 if tail >= head:
                     head = meta[_HEAD]
 
+    def _check_open(self) -> None:
+        if self._fd.closed:               # the object was closed under us: free the rings
+            self._close_rings()
+        if self._epoll is None:
+            raise MapError(f"perf buffer {self.name}: closed")
+
     def _on_lost(self, cpu: int, n: int) -> None:
         self.lost += n
         log.debug("perf buffer %s: %d samples lost on cpu %d", self.name, n, cpu)
@@ -233,8 +248,7 @@ class PerfBuffer(BaseMap):
         """Take what is available now: a list of records, or the count given to
         ``callback``. ``raw=True`` (with a callback) passes memoryviews of each sample's
         data, valid only during the call. ``type`` decodes as that C type this time."""
-        if self._epoll is None:
-            raise MapError(f"perf buffer {self.name}: closed")
+        self._check_open()
         if raw:
             if callback is None:
                 raise MapError("consume(raw=True) needs a callback (views die on advance)")
@@ -264,8 +278,7 @@ class PerfBuffer(BaseMap):
         memoryviews, each valid until the next is requested), or with ``callback`` the
         number of records passed to it.
         """
-        if self._epoll is None:
-            raise MapError(f"perf buffer {self.name}: closed")
+        self._check_open()
         if not self.pending():
             self._epoll.poll(-1 if timeout is None else timeout)
         if raw and callback is None:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import selectors
+import struct
+import threading
+import time
 
 import pytest
 
 import pybpf
+from pybpf.maps.ringbuf import RingBufferPoller
 from tests.conftest import obj_path
 
 pytestmark = pytest.mark.kernel
@@ -71,3 +75,76 @@ def test_explicit_event_type_and_bytes(rbobj):
     emit(rbobj, 1)
     (e,) = rb.poll(timeout=1)
     assert e._asdict()["tag"] == "pybpf"
+
+
+def test_values_from_the_context_struct(no_fd_leak):
+    with pybpf.load(obj_path("events_ringbuf")) as o:
+        rb = o.maps["rb"]
+        ctx = struct.pack("<QII", 0xC0FFEE_0000, 37, 0)
+        o.programs["emit_ctx"].test_run(ctx=ctx)
+        got = rb.poll(timeout=1)
+        assert [e.value for e in got] == [0xC0FFEE_0000 + i for i in range(37)]
+        assert [e.seq for e in got] == list(range(37))
+        rb.close()
+
+
+def test_tracepoint_openat_of_this_process(tmp_path):
+    path = tmp_path / "pybpf-ringbuf-probe.txt"
+    path.write_text("x")
+    with pybpf.load(obj_path("events_tp"), rodata={"targ_tgid": os.getpid()}) as o:
+        rb = o.maps["opens"]
+        assert rb.event_type == "struct open_event"
+        with o.programs["on_openat"].attach():
+            for _ in range(3):
+                with open(path):
+                    pass
+            time.sleep(0.01)
+            events = rb.poll(timeout=1)
+        mine = [e for e in events if e.fname == str(path)]
+        assert len(mine) == 3
+        comm = open("/proc/self/comm").read().strip()
+        assert {(e.pid, e.comm) for e in mine} == {(os.getpid(), comm)}
+        assert {e.tid for e in mine} == {threading.get_native_id()}
+
+
+def test_poller_over_two_ring_buffers():
+    with pybpf.load(obj_path("events_ringbuf")) as a, \
+            pybpf.load(obj_path("events_ringbuf"), rodata={"base_value": 9000}) as b:
+        got: dict[str, list[int]] = {"a": [], "b": []}
+        with RingBufferPoller() as poller:
+            poller.add(a.maps["rb"], lambda e: got["a"].append(e.value))
+            poller.add(b.maps["rb"], lambda e: got["b"].append(e.value))
+            assert poller.poll(timeout=0) == 0
+            emit(b, 2)
+            assert poller.poll(timeout=1) == 2
+            emit(a, 3)
+            assert poller.poll(timeout=1) == 3
+        assert got == {"a": [1000, 1001, 1002], "b": [9000, 9001]}
+
+
+def test_raw_iterator_and_closed_map():
+    with pybpf.load(obj_path("events_ringbuf")) as o:
+        rb = o.maps["rb"]
+        emit(o, 4)
+        seqs = [struct.unpack_from("<I", v)[0] for v in rb.poll(timeout=1, raw=True)]
+        assert seqs == [0, 1, 2, 3] and rb.poll(timeout=0) == []
+        emit(o, 1)
+        (e,) = rb.consume(type="struct event")
+        assert e.seq == 4
+    with pytest.raises(pybpf.MapError, match="closed"):
+        rb.poll(timeout=0)
+
+
+def test_packed_batches(rbobj):
+    rb = rbobj.maps["rb"]
+    emit(rbobj, 40)                           # one discarded record first, then 40
+    batches = rb.consume_batches()
+    assert [(b.count, b.length, b.stride) for b in batches] == [(40, 24, 32)]
+    (b,) = batches
+    assert [e.seq for e in b.decode(rb._codec)] == list(range(40))
+    assert [struct.unpack_from("<I", v)[0] for v in b.views()] == list(range(40))
+    assert rb.consume_batches() == [] and rb.poll(timeout=0) == []
+    for _ in range(3):                        # runs that cross the end of the 4 KiB ring
+        emit(rbobj, 100)
+        got = [e.seq for b in rb.consume_batches() for e in b.decode(rb._codec)]
+        assert got == list(range(got[0], got[0] + 100))

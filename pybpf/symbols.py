@@ -1,0 +1,331 @@
+"""Address -> symbol: kernel (/proc/kallsyms) and user space (/proc/PID/maps + ELF symtabs).
+
+    ksyms = KernelSymbols.shared()           # kallsyms read once per process
+    ksyms.sym(0xffffffff81234567)            # "vfs_read+0x17"
+    usyms = UserSymbols(pid)
+    usyms.sym(0x55d0c0a01139)                # "main+0x9", "[unknown]" when unresolvable
+    fold(["leaf", "caller", "main"], 12)     # "main;caller;leaf 12" (flame graph input)
+
+User symbols come from each mapped file's ``.symtab`` (else ``.dynsym``; a separate debug
+file under /usr/lib/debug/.build-id is used when the binary is stripped). ELF tables are
+cached per (device, inode), so many processes of one binary parse it once.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import logging
+import os
+import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger("pybpf.symbols")
+
+__all__ = ["ElfSymbols", "KernelSymbols", "Symbol", "UNKNOWN", "UserSymbols", "fold",
+           "fold_stacks"]
+
+UNKNOWN = "[unknown]"
+_TEXT_TYPES = frozenset("tTwW")
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    """A resolved address: function ``name``, ``offset`` into it, ``module`` it lives in."""
+
+    name: str
+    offset: int
+    module: str
+
+    def format(self, offset: bool = True, module: bool = False) -> str:
+        text = f"{self.name}+{self.offset:#x}" if offset and self.offset else self.name
+        return f"{text} [{self.module}]" if module and self.module else text
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+class _Table:
+    """Sorted start addresses with names (and sizes: 0 means up to the next symbol)."""
+
+    __slots__ = ("addrs", "names", "sizes", "mods")
+
+    def __init__(self, entries: list[tuple[int, int, str, str]]) -> None:
+        entries.sort()
+        self.addrs = [e[0] for e in entries]
+        self.sizes = [e[1] for e in entries]
+        self.names = [e[2] for e in entries]
+        self.mods = [e[3] for e in entries]
+
+    def find(self, addr: int) -> tuple[str, int, str] | None:
+        i = bisect.bisect_right(self.addrs, addr) - 1
+        if i < 0:
+            return None
+        start, size = self.addrs[i], self.sizes[i]
+        if size and addr >= start + size:      # in a gap after a sized symbol
+            return None
+        return self.names[i], addr - start, self.mods[i]
+
+    def __len__(self) -> int:
+        return len(self.addrs)
+
+
+# ---------------------------------------------------------------- kernel
+
+class KernelSymbols:
+    """Kernel text symbols from /proc/kallsyms (module symbols included)."""
+
+    def __init__(self, path: str = "/proc/kallsyms") -> None:
+        entries: list[tuple[int, int, str, str]] = []
+        try:
+            with open(path) as f:
+                for line in f:
+                    parts = line.split()
+                    if len(parts) < 3 or parts[1] not in _TEXT_TYPES:
+                        continue
+                    addr = int(parts[0], 16)
+                    if addr:
+                        mod = parts[3].strip("[]") if len(parts) > 3 else "kernel"
+                        entries.append((addr, 0, parts[2], mod))
+        except OSError as e:
+            log.warning("cannot read %s: %s; kernel addresses stay unresolved", path, e)
+        if not entries and os.path.exists(path):
+            log.warning("%s shows no addresses (kptr_restrict? run as root)", path)
+        self._table = _Table(entries)
+        self._by_name: dict[str, int] | None = None
+
+    @classmethod
+    @functools.cache
+    def shared(cls) -> KernelSymbols:
+        """The process-wide instance (kallsyms is read once)."""
+        return cls()
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def resolve(self, addr: int) -> Symbol | None:
+        hit = self._table.find(addr)
+        return Symbol(*hit) if hit is not None else None
+
+    def sym(self, addr: int, offset: bool = True, module: bool = False) -> str:
+        """``func+0x12`` (``module``: with `` [mod]``), or "[unknown]"."""
+        s = self.resolve(addr)
+        return s.format(offset, module) if s is not None else UNKNOWN
+
+    def address(self, name: str) -> int | None:
+        """The address of kernel symbol ``name`` (first match), or None."""
+        if self._by_name is None:
+            t = self._table
+            self._by_name = {}
+            for a, n in zip(t.addrs, t.names, strict=True):
+                self._by_name.setdefault(n, a)
+        return self._by_name.get(name)
+
+
+# ---------------------------------------------------------------- user space
+
+class ElfSymbols:
+    """Function symbols of one ELF file, looked up by the file's virtual addresses."""
+
+    def __init__(self, path: str, name: str | None = None) -> None:
+        from elftools.common.exceptions import ELFError as PyELFError
+        self.path = path
+        self.name = name or os.path.basename(path)
+        self.loads: list[tuple[int, int, int]] = []    # (p_offset, p_vaddr, p_filesz)
+        self.build_id: str | None = None
+        entries: list[tuple[int, int, str, str]] = []
+        try:
+            with open(path, "rb") as f:
+                entries = self._read(f)
+        except (OSError, PyELFError, ValueError, KeyError, AssertionError) as e:
+            log.debug("no symbols from %s: %s", path, e)
+        self._table = _Table(entries)
+
+    def _read(self, f: Any) -> list[tuple[int, int, str, str]]:
+        from elftools.elf.elffile import ELFFile
+        elf = ELFFile(f)
+        for seg in elf.iter_segments():
+            if seg["p_type"] == "PT_LOAD":
+                self.loads.append((seg["p_offset"], seg["p_vaddr"], max(seg["p_filesz"], 1)))
+        note = elf.get_section_by_name(".note.gnu.build-id")
+        if note is not None:
+            for n in note.iter_notes():
+                if n["n_type"] == "NT_GNU_BUILD_ID":
+                    self.build_id = n["n_desc"]
+        entries = _func_symbols(elf, ".symtab", self.name)
+        if not entries and self.build_id:
+            dbg = f"/usr/lib/debug/.build-id/{self.build_id[:2]}/{self.build_id[2:]}.debug"
+            if os.path.exists(dbg):
+                with open(dbg, "rb") as df:
+                    entries = _func_symbols(ELFFile(df), ".symtab", self.name)
+        if not entries:
+            entries = _func_symbols(elf, ".dynsym", self.name)
+        return entries
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def vaddr(self, file_offset: int) -> int | None:
+        """The ELF virtual address of byte ``file_offset`` of the file (via PT_LOADs)."""
+        for off, va, size in self.loads:
+            if off <= file_offset < off + size:
+                return file_offset - off + va
+        return None
+
+    def resolve_vaddr(self, vaddr: int) -> Symbol | None:
+        hit = self._table.find(vaddr)
+        return Symbol(*hit) if hit is not None else None
+
+
+_STT_FUNC, _STT_GNU_IFUNC = 2, 10
+
+
+def _func_symbols(elf: Any, section: str, module: str) -> list[tuple[int, int, str, str]]:
+    """Function symbols of a symbol table, unpacked in bulk (pyelftools' per-symbol
+    objects cost ~10x more on a libc-sized table)."""
+    sec = elf.get_section_by_name(section)
+    if sec is None or sec["sh_type"] not in ("SHT_SYMTAB", "SHT_DYNSYM"):
+        return []
+    strtab = elf.get_section(sec["sh_link"]).data()
+    data = sec.data()
+    fmt = ("<" if elf.little_endian else ">") + ("IBBHQQ" if elf.elfclass == 64 else "IIIBBH")
+    entsize = struct.calcsize(fmt)
+    if len(data) % entsize:
+        data = data[:len(data) - len(data) % entsize]
+    out = []
+    for ent in struct.iter_unpack(fmt, data):
+        if elf.elfclass == 64:
+            name_off, info, _other, shndx, value, size = ent
+        else:
+            name_off, value, size, info, _other, shndx = ent
+        if (info & 0xF) not in (_STT_FUNC, _STT_GNU_IFUNC) or not value or not shndx:
+            continue
+        end = strtab.find(b"\0", name_off)
+        name = strtab[name_off:end if end >= 0 else None].decode("utf-8", "replace")
+        if name:
+            out.append((value, size, name, module))
+    return out
+
+
+_ELF_CACHE: dict[tuple[str, int], ElfSymbols] = {}
+_ELF_CACHE_MAX = 256
+
+
+def _elf_for(dev: str, inode: int, path: str, name: str) -> ElfSymbols:
+    """ELF symbols cached by (device, inode): ``path`` only says where to read the file."""
+    key = (dev, inode)
+    elf = _ELF_CACHE.get(key)
+    if elf is None:
+        if len(_ELF_CACHE) >= _ELF_CACHE_MAX:
+            _ELF_CACHE.pop(next(iter(_ELF_CACHE)))
+        elf = _ELF_CACHE[key] = ElfSymbols(path, name)
+    return elf
+
+
+@dataclass(frozen=True, slots=True)
+class _Mapping:
+    start: int
+    end: int
+    offset: int
+    dev: str
+    inode: int
+    path: str
+
+
+class UserSymbols:
+    """Symbols of process ``pid``'s user-space addresses (its memory map is read once;
+    ``refresh()`` rereads it after the process loads more libraries)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self._maps: list[_Mapping] = []
+        self._starts: list[int] = []
+        self.refresh()
+
+    def refresh(self) -> None:
+        maps: list[_Mapping] = []
+        try:
+            with open(f"/proc/{self.pid}/maps") as f:
+                for line in f:
+                    m = _parse_maps_line(line)
+                    if m is not None:
+                        maps.append(m)
+        except OSError as e:
+            log.debug("cannot read the memory map of pid %d: %s", self.pid, e)
+        maps.sort(key=lambda m: m.start)
+        self._maps, self._starts = maps, [m.start for m in maps]
+
+    def _mapping(self, addr: int) -> _Mapping | None:
+        i = bisect.bisect_right(self._starts, addr) - 1
+        if i >= 0 and addr < self._maps[i].end:
+            return self._maps[i]
+        return None
+
+    def _elf(self, m: _Mapping) -> ElfSymbols | None:
+        if not m.path.startswith("/"):
+            return None
+        path = m.path.removesuffix(" (deleted)")
+        for cand in (f"/proc/{self.pid}/root{path}",
+                     f"/proc/{self.pid}/map_files/{m.start:x}-{m.end:x}", path):
+            if os.path.exists(cand):
+                return _elf_for(m.dev, m.inode, cand, os.path.basename(path))
+        return None
+
+    def resolve(self, addr: int) -> Symbol | None:
+        m = self._mapping(addr)
+        if m is None:
+            return None
+        elf = self._elf(m)
+        if elf is None:
+            return None
+        vaddr = elf.vaddr(addr - m.start + m.offset)
+        return elf.resolve_vaddr(vaddr) if vaddr is not None else None
+
+    def module(self, addr: int) -> str | None:
+        """The file (or [vdso], [heap] ...) mapped at ``addr``."""
+        m = self._mapping(addr)
+        return m.path if m is not None else None
+
+    def sym(self, addr: int, offset: bool = True, module: bool = False) -> str:
+        """``func+0x12`` (``module``: with `` [libc.so.6]``), or "[unknown]"."""
+        s = self.resolve(addr)
+        if s is not None:
+            return s.format(offset, module)
+        if module:
+            mod = self.module(addr)
+            if mod:
+                return f"{UNKNOWN} [{os.path.basename(mod)}]"
+        return UNKNOWN
+
+
+def _parse_maps_line(line: str) -> _Mapping | None:
+    parts = line.split(maxsplit=5)
+    if len(parts) < 5 or "x" not in parts[1]:
+        return None
+    lo, _, hi = parts[0].partition("-")
+    path = parts[5].rstrip("\n") if len(parts) > 5 else ""
+    try:
+        return _Mapping(int(lo, 16), int(hi, 16), int(parts[2], 16), parts[3], int(parts[4]),
+                        path)
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------- flame graphs
+
+def fold(frames: Sequence[str], count: int | None = None) -> str:
+    """One folded-stack line: ``frames`` leaf first (as stack maps give them) become
+    ``root;...;leaf`` (then `` count`` if given), the input of flamegraph.pl."""
+    line = ";".join(f.replace(";", ":") for f in reversed(frames))
+    return line if count is None else f"{line} {count}"
+
+
+def fold_stacks(stacks: Iterable[tuple[Sequence[str], int]]) -> str:
+    """Folded lines for (frames, count) pairs, identical stacks merged, sorted."""
+    totals: dict[str, int] = {}
+    for frames, count in stacks:
+        key = fold(frames)
+        totals[key] = totals.get(key, 0) + count
+    return "\n".join(f"{k} {v}" for k, v in sorted(totals.items()))

@@ -1,0 +1,118 @@
+"""Stack traces: CPU samples of a gcc-built busy loop symbolized by name; kernel stacks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+import pybpf
+from pybpf.maps.stack import StackTraceMap
+from pybpf.symbols import KernelSymbols, UserSymbols, fold
+from tests.conftest import obj_path
+
+pytestmark = pytest.mark.kernel
+
+BUSY_C = r"""
+#include <stdio.h>
+volatile unsigned long spins;
+volatile int stop;
+
+__attribute__((noinline)) void pybpf_busy_spin(void)
+{
+	while (!stop)
+		spins++;
+}
+
+__attribute__((noinline)) void pybpf_busy_outer(void)
+{
+	pybpf_busy_spin();
+}
+
+int main(void)
+{
+	puts("spinning");
+	fflush(stdout);
+	pybpf_busy_outer();
+	return 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def busy_bin(tmp_path_factory):
+    if shutil.which("gcc") is None:
+        pytest.fail("gcc is needed to build the sampled program")
+    d = tmp_path_factory.mktemp("busy")
+    (d / "busy.c").write_text(BUSY_C)
+    exe = d / "busy"
+    subprocess.run(["gcc", "-O0", "-fno-omit-frame-pointer", "-o", str(exe),
+                    str(d / "busy.c")], check=True)
+    return str(exe)
+
+
+@pytest.fixture
+def busy_proc(busy_bin):
+    p = subprocess.Popen([busy_bin], stdout=subprocess.PIPE)
+    assert p.stdout.readline() == b"spinning\n"
+    yield p
+    p.kill()
+    p.wait()
+
+
+def test_sampled_user_stacks_name_the_busy_function(busy_proc):
+    with pybpf.load(obj_path("events_stack"), rodata={"targ_tgid": busy_proc.pid}) as o:
+        stacks = o.maps["stacks"]
+        assert isinstance(stacks, StackTraceMap) and stacks.depth == 127
+        with o.programs["on_sample"].attach_perf_event(frequency=499):
+            time.sleep(1.0)
+        counts = dict(o.maps["counts"].items())
+        assert o.bss.samples >= 100
+        assert sum(counts.values()) == o.bss.samples
+        by_leaf: dict[str, int] = {}
+        for key, n in counts.items():
+            frames = stacks.frames(key.user_stack, pid=busy_proc.pid, offset=False)
+            assert frames, f"no user stack for {key}"
+            by_leaf[frames[0]] = by_leaf.get(frames[0], 0) + n
+            if frames[0] == "pybpf_busy_spin":
+                assert frames[1:3] == ["pybpf_busy_outer", "main"]
+        assert by_leaf.get("pybpf_busy_spin", 0) >= 0.9 * o.bss.samples, by_leaf
+        top = max(counts, key=counts.get)
+        line = fold(stacks.frames(top.user_stack, pid=busy_proc.pid, offset=False), counts[top])
+        assert line.endswith(f"main;pybpf_busy_outer;pybpf_busy_spin {counts[top]}")
+        raw = stacks.stack(top.user_stack)
+        assert all(isinstance(a, int) and 0 < a < 1 << 47 for a in raw)
+        assert stacks[top.user_stack] == raw
+        assert stacks.stack(-14) == [] and stacks.frames(-14) == []
+
+
+def test_user_symbols_offsets_and_modules(busy_proc):
+    us = UserSymbols(busy_proc.pid)
+    nm = subprocess.run(["nm", busy_proc.args[0]], capture_output=True, text=True, check=True)
+    spin = int(next(ln.split()[0] for ln in nm.stdout.splitlines()
+                    if ln.endswith(" pybpf_busy_spin")), 16)
+    maps = open(f"/proc/{busy_proc.pid}/maps").read().splitlines()
+    exe_maps = [ln.split() for ln in maps if ln.endswith(busy_proc.args[0])]
+    base = int(exe_maps[0][0].split("-")[0], 16)     # PIE: offset 0 mapped at the base
+    assert us.sym(base + spin) == "pybpf_busy_spin"
+    assert us.sym(base + spin + 2) == "pybpf_busy_spin+0x2"
+    assert us.sym(base + spin + 2, module=True) == "pybpf_busy_spin+0x2 [busy]"
+    assert us.sym(8) == "[unknown]"
+
+
+def test_kernel_stack_of_a_syscall():
+    with pybpf.load(obj_path("events_stack"), rodata={"targ_tgid": os.getpid()}) as o:
+        with o.programs["on_getpid"].attach():
+            os.getpid()
+        sid = o.data.getpid_stack
+        assert sid >= 0
+        frames = o.maps["stacks"].frames(sid, offset=False)
+        assert "do_syscall_64" in frames, frames
+        assert all(f != "[unknown]" for f in frames)
+        ks = KernelSymbols.shared()
+        addr = o.maps["stacks"].stack(sid)[0]
+        assert ks.sym(addr).startswith(frames[0] + "+0x")
+        assert ks.address(frames[0]) <= addr
