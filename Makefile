@@ -13,7 +13,7 @@ TOOL_OBJS   := $(patsubst bpf_src/tools/%.bpf.c,pybpf/bpf/%.bpf.o,$(TOOL_SRCS))
 TEST_OBJS   := $(patsubst bpf_src/tests/%.bpf.c,pybpf/bpf/tests/%.bpf.o,$(TEST_SRCS))
 HEADERS     := $(wildcard bpf_src/include/*.h)
 
-.PHONY: all objects check-clang check-objects cffi deps test unit demo bench matrix lint clean
+.PHONY: all objects check-clang check-objects cffi deps test soak unit demo bench matrix lint clean
 
 all: objects
 
@@ -53,10 +53,14 @@ deps:
 	bash scripts/setup.sh
 
 # The whole test suite, on a fresh Debian machine as root.
+# The attach/detach soaks run PYBPF_HYGIENE_CYCLES cycles (1000 here; `make soak` runs 10,000).
 test: deps check-objects
-	PYBPF_REQUIRE_KERNEL=1 $(PYTHON) -m pytest -q -p no:cacheprovider tests/unit tests/kernel
-	@if [ -f tests/matrix/vmtest.py ] && [ "$${PYBPF_SKIP_MATRIX:-0}" != 1 ]; then \
-	  $(MAKE) --no-print-directory matrix; fi
+	PYBPF_REQUIRE_KERNEL=1 PYBPF_HYGIENE_CYCLES=$${PYBPF_HYGIENE_CYCLES:-1000} \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/unit tests/kernel
+
+soak:
+	PYBPF_REQUIRE_KERNEL=1 PYBPF_HYGIENE_CYCLES=10000 \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/kernel/test_attach_hygiene.py -m slow
 
 unit:
 	$(PYTHON) -m pytest -q tests/unit

@@ -7,40 +7,98 @@ from typing import Any
 from ..errors import AttachError
 from .cgroup import attach_cgroup
 from .kprobe import attach_kprobe, attach_kprobe_multi, attach_ksyscall
-from .link import Link, close_all, install_signal_handlers
+from .link import Link, LinkInfo, close_all, install_signal_handlers, live_links
 from .net import attach_socket, attach_tc, attach_xdp
 from .perf_event import attach_perf_event
+from .raw_tracepoint import attach_raw_tracepoint
 from .sections import lookup
-from .tracepoint import attach_raw_tracepoint, attach_tracepoint, attach_tracing
+from .tracefs import ensure_bpffs, tracefs_path
+from .tracepoint import attach_tracepoint
+from .tracing import attach_tracing, explain_tracing_eperm
 from .uprobe import attach_uprobe
+from .usdt import attach_usdt, list_usdt
 
 __all__ = [
-    "Link", "attach_cgroup", "attach_kprobe", "attach_kprobe_multi", "attach_ksyscall",
-    "attach_perf_event", "attach_raw_tracepoint", "attach_socket", "attach_tc",
-    "attach_tracepoint", "attach_tracing", "attach_uprobe", "attach_usdt", "attach_xdp",
-    "auto_attach", "can_auto_attach", "close_all", "install_signal_handlers",
+    "Link", "LinkInfo", "attach_cgroup", "attach_kprobe", "attach_kprobe_multi",
+    "attach_ksyscall", "attach_perf_event", "attach_raw_tracepoint", "attach_socket",
+    "attach_tc", "attach_tracepoint", "attach_tracing", "attach_uprobe", "attach_usdt",
+    "attach_xdp", "auto_attach", "can_auto_attach", "close_all", "ensure_bpffs", "explain_tracing_eperm",
+    "install_signal_handlers", "list_usdt", "live_links", "parse_target", "split_offset",
+    "tracefs_path",
 ]
 
 
-def attach_usdt(prog: Any, path: str, provider: str, name: str, pid: int = -1, **kw: Any) -> Link:
-    raise AttachError("USDT attach is not implemented yet")
+def split_offset(target: str) -> tuple[str, int]:
+    """"func+0x10" -> ("func", 16); "func" -> ("func", 0)."""
+    sym, plus, off = target.partition("+")
+    try:
+        return sym, int(off, 0) if plus else 0
+    except ValueError:
+        raise AttachError(f"bad offset {off!r} in {target!r} (expected e.g. func+0x10)") from None
+
+
+def parse_target(kind: str, target: str) -> dict[str, Any]:
+    """The attach arguments a SEC() suffix names, libbpf's way (pure; raises AttachError).
+
+    ``kprobe/func+0x10``, ``uprobe//lib/x86_64-linux-gnu/libc.so.6:malloc``,
+    ``usdt/PATH:PROVIDER:NAME``, ``tp/cat/name``, ``raw_tp/name``, ``ksyscall/name``,
+    ``kprobe.multi/glob*``.
+    """
+    if kind == "tracepoint":
+        cat, _, name = target.partition("/")
+        if not cat or not name:
+            raise AttachError(f"expected tracepoint/<category>/<name>, got {target!r}")
+        return {"category": cat, "name": name}
+    if kind == "raw_tracepoint":
+        if not target:
+            raise AttachError("expected raw_tp/<name>")
+        return {"name": target}
+    if kind in ("kprobe", "kretprobe"):
+        sym, off = split_offset(target)
+        if not sym:
+            raise AttachError("expected kprobe/<function>[+offset]")
+        return {"symbol": sym, "offset": off, "retprobe": kind == "kretprobe"}
+    if kind in ("ksyscall", "kretsyscall"):
+        if not target:
+            raise AttachError("expected ksyscall/<syscall>")
+        return {"name": target, "retprobe": kind == "kretsyscall"}
+    if kind in ("kprobe_multi", "kretprobe_multi"):
+        if not target:
+            raise AttachError("expected kprobe.multi/<glob>")
+        return {"pattern": target, "retprobe": kind == "kretprobe_multi"}
+    if kind in ("uprobe", "uretprobe"):
+        path, sep, rest = target.rpartition(":")
+        if not sep or not path:
+            raise AttachError("expected uprobe/<path>:<symbol>[+offset]")
+        sym, off = split_offset(rest)
+        return {"path": path, "symbol": sym or None, "offset": off,
+                "retprobe": kind == "uretprobe"}
+    if kind == "usdt":
+        parts = target.rsplit(":", 2)
+        if len(parts) != 3 or not all(parts):
+            raise AttachError("expected usdt/<path>:<provider>:<name>")
+        return {"path": parts[0], "provider": parts[1], "name": parts[2]}
+    return {}
 
 
 # kinds whose SEC() name can carry everything needed to attach (libbpf's auto-attach set)
-_AUTO = frozenset({"tracepoint", "raw_tracepoint", "kprobe", "kretprobe", "ksyscall",
-                   "kretsyscall", "kprobe_multi", "kretprobe_multi", "uprobe", "uretprobe",
-                   "usdt"})
+_NEEDS_TARGET = frozenset({"tracepoint", "raw_tracepoint", "kprobe", "kretprobe", "ksyscall",
+                           "kretsyscall", "kprobe_multi", "kretprobe_multi", "uprobe",
+                           "uretprobe", "usdt"})
 
 
 def can_auto_attach(prog: Any) -> bool:
     """Whether ``auto_attach`` can attach ``prog`` with no arguments (its SEC names a target)."""
     sdef, target = lookup(prog.spec.section)
-    return sdef.attach == "tracing" or (sdef.attach in _AUTO and bool(target))
-
-
-def _split_offset(target: str) -> tuple[str, int]:
-    sym, plus, off = target.partition("+")
-    return sym, int(off, 0) if plus else 0
+    if sdef.attach == "tracing":
+        return True
+    if sdef.attach not in _NEEDS_TARGET or not target:
+        return False
+    try:
+        parse_target(sdef.attach, target)
+    except AttachError:
+        return False
+    return True
 
 
 def auto_attach(prog: Any, **kw: Any) -> Link:
@@ -48,35 +106,28 @@ def auto_attach(prog: Any, **kw: Any) -> Link:
     sdef, target = lookup(prog.spec.section)
     kind = sdef.attach
     where = f"program {prog.name} (SEC {prog.spec.section!r})"
-    if kind == "tracepoint":
-        cat, _, name = target.partition("/")
-        if not name:
-            raise AttachError(f"{where}: expected tracepoint/<category>/<name>")
-        return attach_tracepoint(prog, cat, name, **kw)
-    if kind == "raw_tracepoint":
-        if not target:
-            raise AttachError(f"{where}: expected raw_tp/<name>")
-        return attach_raw_tracepoint(prog, target)
+    if kind in _NEEDS_TARGET:
+        try:
+            args = parse_target(kind, target)
+        except AttachError as e:
+            raise AttachError(f"{where}: {e}; or call the attach_*() method with a target") from None
+        args.update(kw)
+        if kind == "tracepoint":
+            return attach_tracepoint(prog, **args)
+        if kind == "raw_tracepoint":
+            return attach_raw_tracepoint(prog, **args)
+        if kind in ("kprobe", "kretprobe"):
+            return attach_kprobe(prog, **args)
+        if kind in ("ksyscall", "kretsyscall"):
+            return attach_ksyscall(prog, **args)
+        if kind in ("kprobe_multi", "kretprobe_multi"):
+            return attach_kprobe_multi(prog, **args)
+        if kind in ("uprobe", "uretprobe"):
+            return attach_uprobe(prog, **args)
+        return attach_usdt(prog, **args)
     if kind == "tracing":
         return attach_tracing(prog, **kw)
-    if kind in ("kprobe", "kretprobe"):
-        sym, off = _split_offset(target)
-        if not sym:
-            raise AttachError(f"{where}: expected kprobe/<function>[+offset]")
-        return attach_kprobe(prog, sym, retprobe=kind == "kretprobe", offset=off, **kw)
-    if kind in ("ksyscall", "kretsyscall"):
-        return attach_ksyscall(prog, target, retprobe=kind == "kretsyscall", **kw)
-    if kind in ("kprobe_multi", "kretprobe_multi"):
-        return attach_kprobe_multi(prog, target, retprobe=kind == "kretprobe_multi", **kw)
-    if kind in ("uprobe", "uretprobe"):
-        path, sep, rest = target.rpartition(":")
-        if not sep or not path:
-            raise AttachError(f"{where}: expected uprobe/<path>:<symbol>[+offset]")
-        sym, off = _split_offset(rest)
-        return attach_uprobe(prog, path, sym or None, retprobe=kind == "uretprobe", offset=off, **kw)
-    if kind == "usdt":
-        path, _, rest = target.partition(":")
-        provider, _, name = rest.partition(":")
-        return attach_usdt(prog, path, provider, name, **kw)
+    if kind == "cgroup" and "cgroup" in kw:
+        return attach_cgroup(prog, **kw)
     raise AttachError(f"{where}: cannot auto-attach (needs a target): use attach_xdp(), "
                       f"attach_tc(), attach_socket(), attach_cgroup() or attach_perf_event()")

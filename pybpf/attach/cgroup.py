@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from typing import Any
 
 from ..errors import AttachError, BPFError
 from ..sys import bpf as sysbpf
-from .link import FDLink, Link
+from ..sys.consts import AttachType
+from .link import CallbackLink, FDLink, Link
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 
@@ -33,18 +35,60 @@ def cgroup2_root() -> str:
     return target
 
 
-def attach_cgroup(prog: Any, cgroup: str | int, attach_type: int | None = None) -> Link:
-    """Attach to a cgroup (path or open fd); the attach type defaults to the SEC() one."""
-    at = int(prog.spec.expected_attach_type) if attach_type is None else attach_type
-    fd = cgroup
+BPF_F_ALLOW_MULTI = 2
+
+
+def attach_cgroup(prog: Any, cgroup: str | int, attach_type: int | None = None,
+                  legacy: bool | None = None) -> Link:
+    """Attach to a cgroup v2 directory (path or open fd); the type defaults to the SEC() one.
+
+    A BPF link (kernel 5.7+) is used; older kernels (or ``legacy=True``) get PROG_ATTACH
+    with BPF_F_ALLOW_MULTI, detached with PROG_DETACH on close.
+    """
+    if attach_type is None:
+        from .sections import lookup
+        if lookup(prog.spec.section)[0].attach != "cgroup":
+            raise AttachError(f"program {prog.name} (SEC {prog.spec.section!r}) names no cgroup "
+                              f"attach type: pass attach_type=")
+        at = int(prog.spec.expected_attach_type)   # CGROUP_INET_INGRESS is 0
+    else:
+        at = int(attach_type)
     if isinstance(cgroup, str):
         try:
             fd = os.open(cgroup, os.O_RDONLY | os.O_DIRECTORY)
         except OSError as e:
-            raise AttachError(f"cannot open cgroup {cgroup}: {e.strerror}") from e
+            raise AttachError(f"cannot open cgroup {cgroup}: {e.strerror}", e.errno) from e
+    else:
+        fd = os.dup(int(cgroup))
+    what = f"{prog.name} -> cgroup {cgroup} ({_type_name(at)})"
     try:
-        link = sysbpf.link_create(prog.fd, int(fd), at, op=f"attach {prog.name} to cgroup {cgroup}")
+        if not legacy:
+            try:
+                return FDLink(sysbpf.link_create(prog.fd, fd, at, op=f"attach {what}"), what)
+            except BPFError as e:
+                if e.errno not in (errno.EINVAL, errno.EOPNOTSUPP) or legacy is False:
+                    raise
+        return _attach_legacy(prog, fd, at, what)
     finally:
-        if isinstance(cgroup, str):
-            os.close(int(fd))
-    return FDLink(link, f"{prog.name} -> cgroup {cgroup}")
+        os.close(fd)
+
+
+def _attach_legacy(prog: Any, fd: int, at: int, what: str) -> Link:
+    sysbpf.prog_attach(prog.fd, fd, at, BPF_F_ALLOW_MULTI)
+    keep = os.dup(fd)
+    prog_fd = os.dup(prog.fd)     # PROG_DETACH names the program: keep it alive
+
+    def detach() -> None:
+        try:
+            sysbpf.prog_detach(prog_fd, keep, at)
+        finally:
+            os.close(keep)
+            os.close(prog_fd)
+    return CallbackLink(detach, what + " (prog_attach)")
+
+
+def _type_name(at: int) -> str:
+    try:
+        return AttachType(at).name
+    except ValueError:
+        return str(at)

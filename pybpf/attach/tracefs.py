@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import os
@@ -49,12 +50,17 @@ def tracefs_path() -> str:
     for d in TRACEFS_DIRS:
         if os.path.exists(os.path.join(d, "events")):
             return d
+    for d in TRACEFS_DIRS:
+        if _statfs_type(d) == TRACEFS_MAGIC:
+            raise AttachError(f"tracefs at {d} is not accessible: permission denied (tracefs "
+                              f"is root-only: run as root)", errno.EACCES)
     target = TRACEFS_DIRS[0]
     try:
         mount("tracefs", target, "tracefs")
     except SyscallError as e:
-        raise AttachError(f"tracefs is not mounted and mounting it at {target} failed: {e} "
-                          f"(run as root, or mount -t tracefs tracefs {target})") from e
+        raise AttachError(f"tracefs is not mounted and mounting it at {target} failed: "
+                          f"{os.strerror(e.errno)} (run as root, or "
+                          f"mount -t tracefs tracefs {target})", e.errno) from e
     log.info("mounted tracefs at %s", target)
     return target
 
@@ -81,6 +87,25 @@ def event_id(category: str, name: str) -> int:
             return int(f.read())
     except FileNotFoundError:
         raise AttachError(f"unknown tracepoint {category}:{name}{_suggest(category, name)}") from None
+    except PermissionError as e:
+        raise AttachError(f"cannot read tracepoint id {path}: permission denied (tracefs needs "
+                          f"root)", e.errno) from e
+    except (OSError, ValueError) as e:
+        raise AttachError(f"cannot read tracepoint id {path}: {e}") from e
+
+
+def event_names() -> list[str]:
+    """Every tracepoint name (without category) tracefs lists."""
+    base = os.path.join(tracefs_path(), "events")
+    names = set()
+    try:
+        for cat in os.listdir(base):
+            d = os.path.join(base, cat)
+            if os.path.isdir(d):
+                names.update(n for n in os.listdir(d) if os.path.isdir(os.path.join(d, n)))
+    except OSError:
+        pass
+    return sorted(names)
 
 
 def _suggest(category: str, name: str) -> str:

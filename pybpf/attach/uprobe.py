@@ -1,26 +1,84 @@
-"""uprobes/uretprobes: library and symbol resolution, PMU then uprobe_events."""
+"""uprobes/uretprobes: library and symbol resolution, perf PMU then uprobe_events.
+
+Symbols come from the ELF .symtab and .dynsym (versioned names such as
+``malloc@@GLIBC_2.2.5`` match ``malloc``); a symbol's virtual address becomes the file
+offset uprobes take through the PT_LOAD segment that contains it (PIE and shared libraries
+alike). Parsed tables are cached per (device, inode, mtime).
+"""
 
 from __future__ import annotations
 
 import difflib
+import errno
 import functools
+import logging
 import os
+import platform
+import shutil
+import struct
 import subprocess
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any
 
 from elftools.common.exceptions import ELFError as _PyELFError
 from elftools.elf.elffile import ELFFile
-from elftools.elf.sections import SymbolTableSection
 
-from ..errors import AttachError
+from ..errors import AttachError, BPFError
 from .link import Link
-from .probes import attach_legacy, attach_pmu, uprobe_line
+from .probes import (
+    attach_legacy,
+    attach_pmu,
+    has_events_file,
+    pmu_format_bit,
+    pmu_type,
+    uprobe_line,
+    uprobe_pmu_attr,
+)
+
+log = logging.getLogger("pybpf.attach")
+
+LD_SO_CACHE = "/etc/ld.so.cache"
+_NEW_MAGIC = b"glibc-ld.so.cache1.1"
+_ARCH_FLAGS = {"x86_64": 0x0300, "aarch64": 0x0A00, "ppc64le": 0x0500, "ppc64": 0x0500,
+               "s390x": 0x0400, "riscv64": 0x1000}
+PF_X = 1
+STT_FUNC, STT_GNU_IFUNC = 2, 10
+STB_LOCAL = 0
+SHN_UNDEF = 0
 
 
-@functools.cache
-def _ldconfig() -> dict[str, str]:
-    """soname -> path for this machine's architecture, from ``ldconfig -p``."""
+# ---- library resolution ----
+
+def parse_ld_so_cache(data: bytes, machine: str | None = None) -> dict[str, str]:
+    """soname -> path from /etc/ld.so.cache bytes (glibc's "new" format), for ``machine``."""
+    base = data.find(_NEW_MAGIC)
+    if base < 0 or len(data) < base + 48:
+        raise AttachError("ld.so.cache: no glibc-ld.so.cache1.1 header")
+    nlibs, _strlen = struct.unpack_from("<II", data, base + 20)
+    want = _ARCH_FLAGS.get(machine or platform.machine())
     out: dict[str, str] = {}
+    for i in range(nlibs):
+        off = base + 48 + 24 * i
+        if off + 24 > len(data):
+            raise AttachError(f"ld.so.cache: truncated at entry {i} of {nlibs}")
+        flags, key, value = struct.unpack_from("<iII", data, off)
+        if want is not None and flags & 0xFF00 != want:
+            continue
+        out.setdefault(_cstr(data, base + key), _cstr(data, base + value))
+    return out
+
+
+def _cstr(data: bytes, off: int) -> str:
+    end = data.find(b"\0", off)
+    if off >= len(data) or end < 0:
+        raise AttachError(f"ld.so.cache: bad string offset {off:#x}")
+    return data[off:end].decode(errors="replace")
+
+
+def _ldconfig_p() -> dict[str, str]:
+    """soname -> path from ``ldconfig -p`` (fallback when the cache format is unknown)."""
     for exe in ("/sbin/ldconfig", "/usr/sbin/ldconfig", "ldconfig"):
         try:
             text = subprocess.run([exe, "-p"], capture_output=True, text=True, check=True).stdout
@@ -28,82 +86,316 @@ def _ldconfig() -> dict[str, str]:
         except (OSError, subprocess.CalledProcessError):
             continue
     else:
-        return out
+        return {}
+    out: dict[str, str] = {}
+    arch = platform.machine().replace("_", "-")
     for line in text.splitlines()[1:]:
         name, _, path = line.strip().partition(" => ")
         soname, _, flags = name.partition(" (")
-        if path and ("x86-64" in flags or "64bit" in flags or "," not in flags):
+        if path and (arch in flags or "64bit" in flags or "," not in flags):
             out.setdefault(soname, path)
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def _library_index(cache_key: tuple[int, int]) -> dict[str, str]:
+    try:
+        with open(LD_SO_CACHE, "rb") as f:
+            return parse_ld_so_cache(f.read())
+    except (OSError, AttachError) as e:
+        log.debug("ld.so.cache unusable (%s); asking ldconfig -p", e)
+        return _ldconfig_p()
+
+
+def libraries() -> dict[str, str]:
+    """soname -> path of this machine's shared libraries (reparsed when the cache changes)."""
+    try:
+        st = os.stat(LD_SO_CACHE)
+        key = (st.st_ino, st.st_mtime_ns)
+    except OSError:
+        key = (0, 0)
+    return _library_index(key)
+
+
+def _version_key(soname: str) -> tuple[int, ...]:
+    tail = soname.partition(".so")[2].strip(".")
+    return tuple(int(p) for p in tail.split(".") if p.isdigit())
+
+
+def find_library(name: str, libs: dict[str, str] | None = None) -> str | None:
+    """Path of a library named "c", "libc", "libc.so.6", "ssl", "libssl" ... or None."""
+    libs = libraries() if libs is None else libs
+    if name in libs:
+        return libs[name]
+    base = name if name.startswith("lib") else f"lib{name}"
+    hits = [s for s in libs if s == base or s.startswith(base + ".so")]
+    if not hits:
+        return None
+    return libs[max(hits, key=lambda s: (_version_key(s), -len(s)))]
+
+
 def resolve_binary(target: str) -> str:
-    """A path, or a library short name: "c"/"libc" -> libc.so.6, "ssl" -> libssl.so.N."""
+    """A path, a library short name ("c" -> libc.so.6, "ssl" -> libssl.so.3) or a command."""
+    if not target:
+        raise AttachError("uprobe needs a binary path or library name")
     if "/" in target:
-        if not os.path.exists(target):
-            raise AttachError(f"uprobe target {target!r} does not exist")
+        if not os.path.isfile(target):
+            raise AttachError(f"uprobe target {target!r} does not exist (or is not a file)",
+                              errno.ENOENT)
         return os.path.realpath(target)
-    libs = _ldconfig()
+    lib = find_library(target)
+    if lib:
+        return os.path.realpath(lib)
+    exe = shutil.which(target)
+    if exe:
+        return os.path.realpath(exe)
+    if os.path.isfile(target):
+        return os.path.realpath(target)
+    libs = libraries()
     base = target if target.startswith("lib") else f"lib{target}"
-    for soname, path in sorted(libs.items()):
-        if soname == base or soname.startswith(base + ".so"):
-            return path
-    raise AttachError(f"library {target!r} not found by ldconfig"
-                      f"{_near(base, [s.split('.so')[0] for s in libs])}")
+    shorts = sorted({s.split(".so")[0] for s in libs})
+    raise AttachError(f"library {target!r} not found by ld.so.cache, nor a command on PATH"
+                      f"{_near(base, shorts)}", errno.ENOENT)
 
 
 def _near(name: str, names: list[str]) -> str:
-    close = difflib.get_close_matches(name, sorted(set(names)), 5, 0.6)
+    close = difflib.get_close_matches(name, names, 5, 0.6)
     return f" (did you mean: {', '.join(close)}?)" if close else ""
 
 
-@functools.cache
-def _symbols(path: str, _key: tuple[int, int, int]) -> tuple[dict[str, int], list[tuple[int, int, int]]]:
-    """Function symbols (name -> vaddr) and PT_LOAD (vaddr, memsz, offset) of an ELF file."""
-    syms: dict[str, int] = {}
-    loads = []
+# ---- ELF symbols ----
+
+@dataclass(frozen=True)
+class Segment:
+    vaddr: int
+    memsz: int
+    offset: int
+    filesz: int
+    flags: int
+
+
+@dataclass(frozen=True)
+class ElfSymbols:
+    """Function symbols and loadable segments of one ELF file."""
+
+    path: str
+    pie: bool                                     # ET_DYN: executable PIE or shared library
+    segments: tuple[Segment, ...]
+    funcs: dict[str, int] = field(repr=False)      # name -> vaddr (default versions)
+    versioned: dict[str, int] = field(repr=False)  # "name@VER" / "name@@VER" -> vaddr
+    ambiguous: dict[str, tuple[int, ...]] = field(repr=False, default_factory=dict)
+
+    def vaddr_to_offset(self, vaddr: int, executable: bool = True) -> int:
+        """File offset of a virtual address, through the PT_LOAD segment containing it."""
+        for want_x in ((True, False) if executable else (False,)):
+            for s in self.segments:
+                if want_x and not s.flags & PF_X:
+                    continue
+                if s.vaddr <= vaddr < s.vaddr + max(s.memsz, s.filesz):
+                    return vaddr - s.vaddr + s.offset
+        raise AttachError(f"address {vaddr:#x} is not in a loadable segment of {self.path}")
+
+    def lookup(self, symbol: str) -> int:
+        """vaddr of a function: "malloc", "malloc@@GLIBC_2.2.5" or "memcpy@GLIBC_2.2.5"."""
+        if "@" in symbol:
+            base, _, ver = symbol.partition("@")
+            ver = ver.lstrip("@")
+            for key in (f"{base}@@{ver}", f"{base}@{ver}"):
+                if key in self.versioned:
+                    return self.versioned[key]
+        elif symbol in self.funcs:
+            return self.funcs[symbol]
+        elif symbol in self.ambiguous:
+            addrs = ", ".join(f"{a:#x}" for a in self.ambiguous[symbol])
+            raise AttachError(f"symbol {symbol!r} is ambiguous in {self.path}: local functions "
+                              f"at {addrs}; attach by offset instead")
+        names = sorted(set(self.funcs) | {k.split("@")[0] for k in self.versioned})
+        raise AttachError(f"symbol {symbol!r} not found in {self.path}{_near(symbol, names)}",
+                          errno.ENOENT)
+
+
+def _sym_iter(elf: ELFFile, sec: Any) -> Any:
+    """(name, value, type, bind, shndx) of every symbol of a symbol table section (fast)."""
+    strtab = elf.get_section(sec["sh_link"]).data()
+    data = sec.data()
+    e = "<" if elf.little_endian else ">"
+    if elf.elfclass == 64:
+        for st_name, st_info, _o, shndx, value, _sz in struct.iter_unpack(e + "IBBHQQ", data):
+            yield _cstrb(strtab, st_name), value, st_info & 0xF, st_info >> 4, shndx
+    else:
+        for st_name, value, _sz, st_info, _o, shndx in struct.iter_unpack(e + "IIIBBH", data):
+            yield _cstrb(strtab, st_name), value, st_info & 0xF, st_info >> 4, shndx
+
+
+def _cstrb(tab: bytes, off: int) -> str:
+    end = tab.find(b"\0", off)
+    return tab[off:end if end >= 0 else len(tab)].decode(errors="replace")
+
+
+def _verdefs(elf: ELFFile, e: str) -> dict[int, str]:
+    """Version index -> name from .gnu.version_d."""
+    sec = elf.get_section_by_name(".gnu.version_d")
+    if sec is None:
+        return {}
+    strtab = elf.get_section(sec["sh_link"]).data()
+    data = sec.data()
+    out: dict[int, str] = {}
+    off = 0
+    for _ in range(sec["sh_info"] or 1000):
+        if off + 20 > len(data):
+            break
+        _v, _flags, ndx, cnt, _h, aux, nxt = struct.unpack_from(e + "HHHHIII", data, off)
+        if cnt and off + aux + 8 <= len(data):
+            out[ndx] = _cstrb(strtab, struct.unpack_from(e + "I", data, off + aux)[0])
+        if not nxt:
+            break
+        off += nxt
+    return out
+
+
+def _parse_elf(path: str) -> ElfSymbols:
     try:
         with open(path, "rb") as f:
             elf = ELFFile(f)
-            for seg in elf.iter_segments():
-                if seg["p_type"] == "PT_LOAD":
-                    loads.append((seg["p_vaddr"], seg["p_memsz"], seg["p_offset"]))
-            for sec in elf.iter_sections():
-                if not isinstance(sec, SymbolTableSection):
+            e = "<" if elf.little_endian else ">"
+            segs = tuple(Segment(s["p_vaddr"], s["p_memsz"], s["p_offset"], s["p_filesz"],
+                                 s["p_flags"])
+                         for s in elf.iter_segments() if s["p_type"] == "PT_LOAD")
+            funcs: dict[str, int] = {}
+            hidden: dict[str, int] = {}
+            versioned: dict[str, int] = {}
+            locals_: dict[str, set[int]] = {}
+            verdefs = _verdefs(elf, e)
+            for secname in (".symtab", ".dynsym"):
+                sec = elf.get_section_by_name(secname)
+                if sec is None or sec["sh_type"] not in ("SHT_SYMTAB", "SHT_DYNSYM"):
                     continue
-                for s in sec.iter_symbols():
-                    if s["st_info"]["type"] in ("STT_FUNC", "STT_GNU_IFUNC") and s["st_value"]:
-                        syms.setdefault(s.name.split("@")[0], s["st_value"])
-    except (OSError, _PyELFError) as e:
-        raise AttachError(f"cannot read symbols of {path}: {e}") from e
-    return syms, loads
+                versym = _versym(elf, e) if secname == ".dynsym" else None
+                for i, (name, value, typ, bind, shndx) in enumerate(_sym_iter(elf, sec)):
+                    if typ not in (STT_FUNC, STT_GNU_IFUNC) or shndx == SHN_UNDEF or not name:
+                        continue
+                    if bind == STB_LOCAL and "@" not in name:
+                        locals_.setdefault(name, set()).add(value)
+                        continue
+                    base, at, ver = name.partition("@")
+                    is_hidden = False
+                    if at:                                   # .symtab "name@@VER" / "name@VER"
+                        is_hidden = not ver.startswith("@")
+                        versioned[name] = value
+                    elif versym is not None and i < len(versym):
+                        vi = versym[i]
+                        vname = verdefs.get(vi & 0x7FFF)
+                        is_hidden = bool(vi & 0x8000)
+                        if vname and (vi & 0x7FFF) > 1:
+                            versioned[f"{base}{'@' if is_hidden else '@@'}{vname}"] = value
+                    (hidden if is_hidden else funcs).setdefault(base, value)
+            for name, value in hidden.items():
+                funcs.setdefault(name, value)
+            ambiguous: dict[str, tuple[int, ...]] = {}
+            for name, values in locals_.items():
+                if name in funcs:
+                    continue
+                if len(values) == 1:
+                    funcs[name] = next(iter(values))
+                else:
+                    ambiguous[name] = tuple(sorted(values))
+            return ElfSymbols(path, elf.header["e_type"] == "ET_DYN", segs, funcs, versioned,
+                              ambiguous)
+    except (OSError, _PyELFError, struct.error, KeyError, ValueError) as e:
+        raise AttachError(f"cannot read ELF symbols of {path}: {e}") from e
+
+
+def _versym(elf: ELFFile, e: str) -> tuple[int, ...] | None:
+    sec = elf.get_section_by_name(".gnu.version")
+    if sec is None:
+        return None
+    data = sec.data()
+    return struct.unpack(f"{e}{len(data) // 2}H", data[: len(data) // 2 * 2])
+
+
+_elf_cache: OrderedDict[tuple[str, int, int, int], ElfSymbols] = OrderedDict()
+_elf_lock = threading.Lock()
+ELF_CACHE_SIZE = 32
+
+
+def elf_symbols(path: str) -> ElfSymbols:
+    """Parsed symbols of ``path``, cached per (path, device, inode, mtime)."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise AttachError(f"cannot stat {path}: {e.strerror}", e.errno) from e
+    key = (path, st.st_dev, st.st_ino, st.st_mtime_ns)
+    with _elf_lock:
+        hit = _elf_cache.get(key)
+        if hit is not None:
+            _elf_cache.move_to_end(key)
+            return hit
+    syms = _parse_elf(path)
+    with _elf_lock:
+        _elf_cache[key] = syms
+        while len(_elf_cache) > ELF_CACHE_SIZE:
+            _elf_cache.popitem(last=False)
+    return syms
 
 
 def symbol_offset(path: str, symbol: str) -> int:
-    """File offset of ``symbol`` (a function) in the ELF at ``path``."""
-    st = os.stat(path)
-    syms, loads = _symbols(path, (st.st_dev, st.st_ino, st.st_mtime_ns))
-    vaddr = syms.get(symbol.split("@")[0])
-    if vaddr is None:
-        raise AttachError(f"symbol {symbol!r} not found in {path}{_near(symbol, list(syms))}")
-    for start, size, off in loads:
-        if start <= vaddr < start + size:
-            return vaddr - start + off
-    raise AttachError(f"symbol {symbol!r} in {path} is not in a loadable segment")
+    """File offset of function ``symbol`` (or of an address "0x...") in the ELF at ``path``."""
+    syms = elf_symbols(path)
+    if symbol.startswith("0x"):
+        try:
+            return syms.vaddr_to_offset(int(symbol, 16))
+        except ValueError:
+            pass
+    return syms.vaddr_to_offset(syms.lookup(symbol))
+
+
+# ---- attach ----
+
+def uprobes_available() -> bool:
+    if pmu_type("uprobe") is not None:
+        return True
+    try:
+        return has_events_file("uprobe")
+    except AttachError:
+        return False
 
 
 def attach_uprobe(prog: Any, path: str, symbol: str | None = None, retprobe: bool = False,
                   pid: int = -1, offset: int = 0, ref_ctr_offset: int = 0, cookie: int = 0,
                   legacy: bool | None = None) -> Link:
-    """uprobe on ``path`` (or a library short name) at ``symbol+offset`` or a raw file offset."""
+    """uprobe (uretprobe) on ``path`` (or a library/command name) at ``symbol+offset``.
+
+    Without ``symbol``, ``offset`` is a file offset; a symbol "0x401136" is a virtual address.
+    ``pid`` limits it to one process; ``ref_ctr_offset`` is a USDT semaphore's file offset.
+    ``legacy=True`` forces uprobe_events (the PMU is used when the kernel has one).
+    """
     binary = resolve_binary(path)
     off = (symbol_offset(binary, symbol) if symbol else 0) + offset
-    what = f"{'uretprobe' if retprobe else 'uprobe'} {binary}:{symbol or ''}{f'+{offset:#x}' if offset else ''}"
-    if not legacy:
-        link = attach_pmu(prog, "uprobe", retprobe, binary.encode(), off, pid, cookie, what,
-                          ref_ctr_offset)
-        if link is not None:
-            return link
-    return attach_legacy(prog, "uprobe",
-                         lambda n: uprobe_line(n, binary, off, retprobe, ref_ctr_offset),
-                         pid, cookie, what)
+    target = f"{symbol or ''}{f'+{offset:#x}' if offset and symbol else ''}" or f"{offset:#x}"
+    what = f"{'uretprobe' if retprobe else 'uprobe'} {binary}:{target}"
+    if pid != -1:
+        what += f" pid {pid}"
+        if not os.path.exists(f"/proc/{pid}"):
+            raise AttachError(f"cannot attach {what}: no process {pid}", errno.ESRCH)
+    ptype = pmu_type("uprobe")
+    try:
+        if ptype is not None and not legacy:
+            attr = uprobe_pmu_attr(ptype, pmu_format_bit("uprobe", "retprobe"),
+                                   pmu_format_bit("uprobe", "ref_ctr_offset"), binary, off,
+                                   retprobe, ref_ctr_offset, pid)
+            return attach_pmu(prog, attr, cookie, what)
+        if not has_events_file("uprobe"):
+            raise AttachError(f"cannot attach {what}: kernel has no uprobes (no uprobe PMU and "
+                              f"no uprobe_events: CONFIG_UPROBES / CONFIG_UPROBE_EVENTS unset)",
+                              errno.EOPNOTSUPP)
+        return attach_legacy(prog, "uprobe",
+                             lambda n: uprobe_line(n, binary, off, retprobe, ref_ctr_offset),
+                             pid, cookie, what)
+    except BPFError as e:
+        if isinstance(e, AttachError):
+            raise
+        hint = {errno.EINVAL: f"offset {off:#x} is not a probe-able instruction of {binary}?",
+                errno.ENOENT: f"{binary} vanished?", errno.ESRCH: f"no process {pid}"}
+        if e.errno in hint:
+            raise AttachError(f"cannot attach {what}: {e} ({hint[e.errno]})", e.errno) from e
+        raise
