@@ -88,23 +88,40 @@ def kconfig_map(loader: Any, name: str) -> tuple[Any, int]:
     fd, offsets = state
     if name not in offsets:
         raise LoadError(f"extern {name!r} is not a __kconfig variable")
-    return fd, offsets[name]
+    return fd, offsets[name][0]
 
 
-def _build_kconfig(loader: Any) -> tuple[Any, dict[str, int]]:
+def kconfig_layout(btf: BTF) -> dict[str, tuple[int, int]]:
+    """{name: (offset, type id)} of the ``__kconfig`` externs in the .kconfig map.
+
+    libbpf's order, so the relocated instructions are the same as its: larger alignment
+    first, then smaller size, then name.
+    """
+    secs = btf.find_all(".kconfig", Kind.DATASEC)
+    items = []
+    for vi in secs[0].secinfos if secs else ():
+        var = btf[vi.type_id]
+        items.append((-min(btf.align_of(var.type_id), 8), btf.size_of(var.type_id), var.name,
+                      var.type_id))
+    out: dict[str, tuple[int, int]] = {}
+    off = 0
+    for neg_align, size, name, type_id in sorted(items):
+        off += -off % -neg_align
+        out[name] = (off, type_id)
+        off += size
+    return out
+
+
+def _build_kconfig(loader: Any) -> tuple[Any, dict[str, tuple[int, int]]]:
     from .sys import bpf as sysbpf
     from .sys.cdefs import ffi
     from .sys.consts import MapFlags, MapType
     btf: BTF = loader.spec.btf
-    secs = btf.find_all(".kconfig", Kind.DATASEC)
-    offsets: dict[str, int] = {}
+    offsets = kconfig_layout(btf)
     data = bytearray()
-    for vi in secs[0].secinfos if secs else ():
-        var = btf[vi.type_id]
-        align = min(btf.align_of(var.type_id), 8)
-        data += bytes(-len(data) % align)
-        offsets[var.name] = len(data)
-        data += _encode_kconfig(btf, var.type_id, kconfig_value(var.name), var.name)
+    for name, (off, type_id) in offsets.items():
+        data += bytes(off - len(data))
+        data += _encode_kconfig(btf, type_id, kconfig_value(name), name)
     data += bytes(-len(data) % 8 or (8 if not data else 0))
     obj_name = os.path.basename(loader.spec.path).split(".", 1)[0]
     fd = sysbpf.map_create(MapType.ARRAY, 4, len(data), 1,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import struct
@@ -85,3 +86,32 @@ def map_type(kind: MapType) -> bool:
         return False
     fd.close()
     return True
+
+
+# mov r0, 0 ; exit     and     call <helper> ; mov r0, 0 ; exit
+_RET0 = struct.pack("<BBhi", 0xB7, 0, 0, 0) + struct.pack("<BBhi", 0x95, 0, 0, 0)
+
+
+@functools.cache
+def prog_type(kind: int) -> bool:
+    """Whether the kernel loads programs of type ``kind`` (a ``ProgType``)."""
+    from .sys.consts import ProgFlags, ProgType
+    flags = int(ProgFlags.SLEEPABLE) if kind == ProgType.SYSCALL else 0
+    fd, err, _ = sysbpf.prog_load(kind, _RET0, "GPL", flags=flags)
+    if fd is None:
+        log.debug("program type %d: not supported (errno %d)", kind, err)
+        return False
+    fd.close()
+    return True
+
+
+@functools.cache
+def helper(kind: int, helper_id: int) -> bool:
+    """Whether programs of type ``kind`` may call BPF helper number ``helper_id``."""
+    insns = struct.pack("<BBhi", 0x85, 0, 0, helper_id) + _RET0
+    fd, err, text = sysbpf.prog_load(kind, insns, "GPL", log_level=1, log_size=1 << 16)
+    if fd is not None:
+        fd.close()
+        return True
+    # anything but "unknown/invalid func" (e.g. bad arguments) means the helper exists
+    return "invalid func" not in text and "unknown func" not in text and err != errno.EPERM

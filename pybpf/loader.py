@@ -142,8 +142,16 @@ class _Loader:
         if btf is None:
             return
         from .btf.encode import prepare_for_kernel
-        blob = prepare_for_kernel(btf, self._section_sizes(), self._symbol_offsets())
+        sizes, offsets = self._section_sizes(), self._symbol_offsets()
+        blob = prepare_for_kernel(btf, sizes, offsets)
         fd, err, text = sysbpf.btf_load(blob)
+        if fd is None and err == errno.EINVAL:
+            # an older kernel: rewrite the kinds it lacks (probed, never version-checked)
+            from .features import btf_features
+            sanitized = prepare_for_kernel(btf, sizes, offsets, btf_features())
+            if sanitized != blob:
+                blob = sanitized
+                fd, err, text = sysbpf.btf_load(blob)
         if fd is None:
             fd, err, text = sysbpf.btf_load(blob, log_level=1, log_size=1 << 20)
         if fd is None:

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Core loader test object: global data in every kind of section, maps, static and global
- * subprograms, a bpf_loop callback, and programs run through BPF_PROG_TEST_RUN. */
+ * subprograms, a bpf_loop callback, and programs run through BPF_PROG_TEST_RUN (XDP and
+ * raw_tp, which exist from 5.10 on). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
@@ -61,7 +62,6 @@ int xdp_prog(struct xdp_md *ctx)
 		__sync_fetch_and_add(val, 1);
 	else
 		bpf_map_update_elem(&counts, &key, &one, BPF_ANY);
-	bpf_loop(5, add_idx, NULL, 0);                  /* 0+1+2+3+4 = 10 */
 	__builtin_memcpy(last_msg, "hello xdp", 10);
 	if (data + 1 > end)
 		return XDP_ABORTED;
@@ -69,7 +69,16 @@ int xdp_prog(struct xdp_md *ctx)
 	return *(__u8 *)data == 1 ? XDP_DROP : XDP_PASS;
 }
 
-SEC("syscall")
+/* bpf_loop (5.17+) in its own program: tests skip it where the kernel lacks the helper */
+SEC("xdp")
+int loop_prog(struct xdp_md *ctx)
+{
+	bpf_loop(5, add_idx, NULL, 0);                  /* 0+1+2+3+4 = 10 */
+	return XDP_PASS;
+}
+
+/* raw_tp programs run through BPF_PROG_TEST_RUN from 5.10 on (SEC("syscall") needs 5.14) */
+SEC("raw_tp")
 int sys_prog(void *ctx)
 {
 	__u32 key = 1;

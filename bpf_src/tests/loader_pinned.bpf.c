@@ -11,7 +11,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } shared_counter SEC(".maps");
 
-SEC("syscall")
+SEC("raw_tp")
 int bump(void *ctx)
 {
 	__u32 k = 0;

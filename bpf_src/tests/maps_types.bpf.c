@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Map test object: every common map type written by BPF and read from Python, and the
  * reverse (Python writes, BPF reads and answers). Programs run with BPF_PROG_TEST_RUN:
- * SEC("syscall") ones take `struct args` as ctx; LPM/bloom maps are not allowed in
- * sleepable programs, so those are probed from SEC("xdp") with the args as packet data. */
+ * SEC("raw_tp") ones take `struct args` as ctx (raw_tp test runs exist from 5.10 on, unlike
+ * SEC("syscall")); LPM/bloom are probed from SEC("xdp") with the args as packet data. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
@@ -127,7 +127,7 @@ __u64 runs = 0;
 char greeting[16] = "hello";
 
 /* BPF writes: one event, the array, this CPU's slot, queue/stack/bloom entries. */
-SEC("syscall")
+SEC("raw_tp")
 int fill(struct args *ctx)
 {
 	struct event ev = {};
@@ -170,7 +170,7 @@ int fill(struct args *ctx)
 }
 
 /* Python wrote in_events[key]: copy it to events[key + 100] and return a checksum. */
-SEC("syscall")
+SEC("raw_tp")
 int read_event(struct args *ctx)
 {
 	struct event *e;
@@ -185,7 +185,7 @@ int read_event(struct args *ctx)
 }
 
 /* This CPU's slot of phash[key].a (written from Python). */
-SEC("syscall")
+SEC("raw_tp")
 int read_percpu(struct args *ctx)
 {
 	__u32 k = ctx->key;
@@ -195,7 +195,7 @@ int read_percpu(struct args *ctx)
 }
 
 /* Pop what Python pushed. */
-SEC("syscall")
+SEC("raw_tp")
 int pop_fifo(struct args *ctx)
 {
 	__u32 v;
@@ -204,7 +204,7 @@ int pop_fifo(struct args *ctx)
 }
 
 /* The value of inner map outer[key][0]. */
-SEC("syscall")
+SEC("raw_tp")
 int read_inner(struct args *ctx)
 {
 	__u32 k = ctx->key, zero = 0;
@@ -218,7 +218,7 @@ int read_inner(struct args *ctx)
 }
 
 /* Globals: factor (rodata) * runs (bss) + greeting[0] (data, set from Python). */
-SEC("syscall")
+SEC("raw_tp")
 int read_globals(struct args *ctx)
 {
 	return factor * 1000 + runs * 10 + greeting[0];

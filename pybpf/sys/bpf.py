@@ -54,18 +54,51 @@ def _size_arg(attr: Any) -> Any:
     return arg
 
 
+# Before 5.11 the kernel charged BPF memory to RLIMIT_MEMLOCK (64 KiB by default), so map,
+# program and BTF creation fail with EPERM there. Like libbpf, raise the limit once and retry;
+# on memcg-accounted kernels the first EPERM has another cause and the retry is skipped.
+_MEMLOCK_CMDS = frozenset((Cmd.MAP_CREATE, Cmd.PROG_LOAD, Cmd.BTF_LOAD))
+_memlock_tried = False
+
+
+def _bump_memlock() -> bool:
+    """Raise RLIMIT_MEMLOCK to unlimited once per process; True if it changed now."""
+    global _memlock_tried
+    if _memlock_tried:
+        return False
+    _memlock_tried = True
+    import resource
+    try:
+        if resource.getrlimit(resource.RLIMIT_MEMLOCK)[0] == resource.RLIM_INFINITY:
+            return False
+        resource.setrlimit(resource.RLIMIT_MEMLOCK, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    except (OSError, ValueError) as e:
+        log.debug("cannot raise RLIMIT_MEMLOCK: %s", e)
+        return False
+    log.debug("raised RLIMIT_MEMLOCK to unlimited after EPERM (kernel without memcg accounting)")
+    return True
+
+
 def bpf(cmd: Cmd, attr: Any, op: str | None = None) -> int:
     """Call bpf(cmd, attr, sizeof attr); raise SyscallError (with ``op``) on failure."""
-    ret = libc.syscall(_SYS, _CMD_ARG[cmd], attr, _size_arg(attr))
+    ret = bpf_errno(cmd, attr)
     if ret < 0:
-        raise_errno(op or f"bpf({Cmd(cmd).name})", ffi.errno)
+        raise_errno(op or f"bpf({Cmd(cmd).name})", -ret)
     return ret
 
 
 def bpf_errno(cmd: Cmd, attr: Any) -> int:
     """Call bpf() and return ``-errno`` on failure instead of raising (hot paths, probes)."""
     ret = libc.syscall(_SYS, _CMD_ARG[cmd], attr, _size_arg(attr))
-    return -ffi.errno if ret < 0 else ret
+    if ret >= 0:
+        return ret
+    err = ffi.errno
+    if err == errno.EPERM and cmd in _MEMLOCK_CMDS and _bump_memlock():
+        ret = libc.syscall(_SYS, _CMD_ARG[cmd], attr, _size_arg(attr))
+        if ret >= 0:
+            return ret
+        err = ffi.errno
+    return -err
 
 
 def _name16(name: str) -> bytes:

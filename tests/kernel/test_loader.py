@@ -5,7 +5,19 @@ from __future__ import annotations
 import pytest
 
 import pybpf
-from tests.conftest import obj_path
+from pybpf import features
+from pybpf.sys.consts import ProgType
+from tests.conftest import obj_path, require_feature
+
+BPF_FUNC_LOOP = 181
+
+
+def basic(**kw) -> pybpf.Object:
+    """loader_basic, without its bpf_loop program where the kernel lacks the helper (< 5.17)."""
+    spec = pybpf.ObjectSpec.from_file(obj_path("loader_basic"))
+    if not features.helper(ProgType.XDP, BPF_FUNC_LOOP):
+        spec.programs["loop_prog"].skip = True
+    return spec.load(**kw)
 
 pytestmark = pytest.mark.kernel
 
@@ -13,7 +25,7 @@ PKT = bytes(64)
 
 
 def test_xdp_globals_maps_subprogs_loop(no_fd_leak):
-    with pybpf.load(obj_path("loader_basic")) as obj:
+    with basic() as obj:
         prog = obj.programs["xdp_prog"]
         assert prog.type == pybpf.sys.consts.ProgType.XDP if hasattr(pybpf, "sys") else True
         ret, _, _ = prog.test_run(PKT)
@@ -22,15 +34,23 @@ def test_xdp_globals_maps_subprogs_loop(no_fd_leak):
         assert ret == 1                              # XDP_DROP
         assert obj.bss.runs == 2
         assert obj.data.total == 100 + 2 * 6         # scale(2) with multiplier 3, twice
-        assert obj.globals(".data.loops").loop_sum == 20   # bpf_loop 0..4 twice
+        assert obj.globals(".data.loops").loop_sum == 0
         assert obj.bss.last_msg == "hello xdp"
         assert obj.maps["counts"][0] == 2
         assert obj.rodata.multiplier == 3
         assert obj.rodata.origin.x == 1 and obj.rodata.origin.y == 2
 
 
+def test_bpf_loop_callback(no_fd_leak):
+    require_feature(features.helper(ProgType.XDP, BPF_FUNC_LOOP), "the bpf_loop helper (5.17)")
+    with basic() as obj:
+        assert obj.programs["loop_prog"].test_run(PKT)[0] == 2
+        assert obj.programs["loop_prog"].test_run(PKT)[0] == 2
+        assert obj.globals(".data.loops").loop_sum == 20   # bpf_loop 0..4 twice
+
+
 def test_rodata_set_before_load_and_syscall_prog(no_fd_leak):
-    with pybpf.load(obj_path("loader_basic"), rodata={"multiplier": 5}) as obj:
+    with basic(rodata={"multiplier": 5}) as obj:
         ret, _, _ = obj.programs["sys_prog"].test_run(ctx=b"")
         assert ret == 3 + 50                         # global_add(1, 2) + scale(10)
         assert obj.maps["results"][1] == 53
@@ -38,13 +58,14 @@ def test_rodata_set_before_load_and_syscall_prog(no_fd_leak):
 
 
 def test_rodata_is_frozen(no_fd_leak):
-    with pybpf.load(obj_path("loader_basic")) as obj:
+    with basic() as obj:
         with pytest.raises(pybpf.MapError):
             obj.rodata.multiplier = 9
 
 
 def test_spec_edit_before_load(no_fd_leak):
     spec = pybpf.ObjectSpec.from_file(obj_path("loader_basic"))
+    spec.programs["loop_prog"].skip = True
     spec.maps["counts"].max_entries = 1024
     spec.programs["sys_prog"].skip = True
     with spec.load() as obj:
@@ -71,7 +92,7 @@ def test_legacy_maps_section(no_fd_leak):
 
 
 def test_program_identity(no_fd_leak):
-    with pybpf.load(obj_path("loader_basic")) as obj:
+    with basic() as obj:
         p = obj.programs["xdp_prog"]
         assert p.id > 0 and len(p.tag) == 16
         assert p.info().type == int(p.type)

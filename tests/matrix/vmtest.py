@@ -36,6 +36,9 @@ SECURITY_SUITES = ("bookworm-security",)
 LISTS_MAX_AGE = 24 * 3600
 GUEST_OUT = "/tmp/matrix-out"  # where the writable results share appears inside the guest
 MODULE_TARGETS = ("virtio_pci", "9pnet_virtio", "9p")
+# what the networking tests need (veth pairs, TC clsact + cls_bpf); loaded when they are
+# modules, skipped when built in or absent (the tests then say what the kernel lacks)
+OPTIONAL_MODULES = ("veth", "sch_ingress", "cls_bpf")
 XZ_MAGIC = b"\xfd7zXZ\x00"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 GZIP_MAGIC = b"\x1f\x8b\x08"
@@ -382,7 +385,7 @@ def modules_dep(moddir: Path) -> str:
         return dep.read_text()
     paths = {module_name(str(p)): p for p in moddir.rglob("*.ko*") if re.search(r"\.ko(\.\w+)?$", p.name)}
     builtin = parse_builtin(_read_text(moddir / "modules.builtin"))
-    lines, todo, done = [], list(MODULE_TARGETS), set()
+    lines, todo, done = [], [*MODULE_TARGETS, *OPTIONAL_MODULES], set()
     while todo:  # only the closure we need: reading every module's modinfo takes too long
         name = todo.pop()
         if name in done or name in builtin or name not in paths:
@@ -430,6 +433,7 @@ INIT = r"""#!/bin/busybox sh
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+ip link set lo up
 t0=$(cut -d' ' -f1 /proc/uptime)
 for m in $(cat /modules/order); do insmod /modules/$m.ko || echo "matrix: insmod $m failed"; done
 die() { echo "matrix: $*"; poweroff -f; }
@@ -469,6 +473,9 @@ def build_initramfs(kernel: Kernel, dest: Path) -> Path:
     table = parse_modules_dep(modules_dep(kernel.modules))
     builtin = parse_builtin(_read_text(kernel.modules / "modules.builtin"))
     order = load_order(MODULE_TARGETS, table, builtin)
+    for name in OPTIONAL_MODULES:
+        if name in table and name not in builtin:
+            order += [m for m in load_order((name,), table, builtin) if m not in order]
     entries: list[tuple[str, int, bytes]] = [
         ("bin", 0o40755, b""), ("modules", 0o40755, b""),
         ("bin/busybox", 0o100755, Path("/bin/busybox").read_bytes()),

@@ -19,24 +19,25 @@ def spec(name: str) -> pybpf.ObjectSpec:
 
 def test_programs_and_types():
     s = spec("loader_basic")
-    assert set(s.programs) == {"xdp_prog", "sys_prog"}
+    assert set(s.programs) == {"xdp_prog", "loop_prog", "sys_prog"}
     assert s.programs["xdp_prog"].type == ProgType.XDP
-    assert s.programs["sys_prog"].type == ProgType.SYSCALL
+    assert s.programs["sys_prog"].type == ProgType.RAW_TRACEPOINT
     assert s.license == "GPL"
     assert {"scale", "global_add", "add_idx"} <= set(s.subprogs)
 
 
 def test_subprograms_appended_and_calls_relocated():
-    p = spec("loader_basic").programs["xdp_prog"]
-    assert len(p.origins) >= 2                       # scale + add_idx appended
-    starts = {b for b, *_ in p.origins}
-    n = len(p.insns) // 8
-    for i in range(n):
-        ins = I.decode(p.insns, i)
-        if ins.code == I.CALL and ins.src == 1:
-            assert i + ins.imm + 1 in starts         # every bpf-to-bpf call lands on a function
-        if ins.code == I.LD_IMM64 and ins.src == 4:
-            assert i + ins.imm + 1 in starts         # the bpf_loop callback too
+    progs = spec("loader_basic").programs
+    assert len(progs["xdp_prog"].origins) >= 2       # scale appended
+    assert len(progs["loop_prog"].origins) >= 2      # add_idx (the callback) appended
+    for p in (progs["xdp_prog"], progs["loop_prog"]):
+        starts = {b for b, *_ in p.origins}
+        for i in range(len(p.insns) // 8):
+            ins = I.decode(p.insns, i)
+            if ins.code == I.CALL and ins.src == 1:
+                assert i + ins.imm + 1 in starts     # every bpf-to-bpf call lands on a function
+            if ins.code == I.LD_IMM64 and ins.src == 4:
+                assert i + ins.imm + 1 in starts     # the bpf_loop callback too
 
 
 def test_maps_and_global_data():
