@@ -1,15 +1,15 @@
 """The running kernel's BTF (vmlinux and modules), parsed once per process.
 
 The type index of vmlinux (the only O(types) part of parsing) is cached on disk in
-``$XDG_CACHE_HOME/pybpf`` (or ``~/.cache/pybpf``), keyed by the boot id, kernel release and
-blob size for /sys/kernel/btf/*, or path, size and mtime for a recorded file: the kernel's
-BTF cannot change without a reboot. An unwritable cache is silently skipped.
+``$XDG_CACHE_HOME/pybpf`` (or ``~/.cache/pybpf``), keyed by the BTF's content hash
+(BLAKE2b of the whole blob). Hashing 5 MB costs a few ms, so the hash of a file is memoized
+under its identity: boot id, kernel release and size for /sys/kernel/btf/* (which cannot
+change without a reboot), or path, inode, size and mtime for a recorded file. An unwritable
+cache is silently skipped.
 """
 
 from __future__ import annotations
 
-import hashlib
-import logging
 import os
 import struct
 from array import array
@@ -18,10 +18,21 @@ from ..errors import BTFError
 from .parse import Index, build_index, parse_btf
 from .types import BTF
 
-log = logging.getLogger("pybpf.btf")
+try:                                  # the builtin module: no OpenSSL load at import
+    from _blake2 import blake2b
+except ImportError:                   # pragma: no cover
+    from hashlib import blake2b
 
 _cache: dict[str, BTF] = {}   # explicit per-process cache: path -> parsed BTF
-_MAGIC = b"PYBPFIX1"
+_keys: dict[str, str] = {}    # path -> content hash
+_MAGIC = b"PYBPFIX2"
+_HEX = frozenset("0123456789abcdef")
+
+
+def _debug(msg: str, *args: object) -> None:
+    """Log at debug level; ``logging`` is imported only when there is something to say."""
+    import logging
+    logging.getLogger("pybpf.btf").debug(msg, *args)
 
 
 def kernel_btf_path() -> str:
@@ -43,23 +54,78 @@ def _read(path: str) -> bytes:
                        f"CONFIG_DEBUG_INFO_BTF?)") from e
 
 
-def _cache_key(path: str, data: bytes) -> str:
-    h = hashlib.sha1(f"{path}\0{len(data)}".encode())
+def content_hash(data: bytes) -> str:
+    """The cache key of a BTF blob: a hash of all of it."""
+    return blake2b(data, digest_size=20).hexdigest()
+
+
+def _identity(path: str) -> str | None:
+    """What pins the content of ``path`` without reading it (None: not stat-able)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
     if path.startswith("/sys/kernel/btf/"):
         try:
             with open("/proc/sys/kernel/random/boot_id", "rb") as f:
-                h.update(f.read())
+                boot = f.read().strip().decode()
         except OSError:
-            h.update(hashlib.sha1(data).digest())
+            return None
         u = os.uname()
-        h.update(f"{u.release}\0{u.version}".encode())
-    else:
-        h.update(str(os.stat(path).st_mtime_ns).encode())
-    h.update(data[:4096] + data[-4096:])
-    return h.hexdigest()[:24]
+        return f"sysfs\0{path}\0{st.st_size}\0{boot}\0{u.release}\0{u.version}"
+    return f"file\0{path}\0{st.st_dev}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}"
 
 
-def _load_index(file: str, ntypes_hint: int) -> Index | None:
+def _memo_file(ident: str) -> str:
+    return os.path.join(cache_dir(), f"btfkey-{blake2b(ident.encode(), digest_size=12).hexdigest()}")
+
+
+def btf_key(path: str, data: bytes | None = None) -> str:
+    """Content hash of the BTF at ``path`` (memoized per file identity, so a warm start
+    need not read the blob). ``data``: the blob, if already read."""
+    key = _keys.get(path)
+    if key is not None:
+        return key
+    ident = _identity(path)
+    memo = _memo_file(ident) if ident is not None else ""
+    if memo:
+        try:
+            with open(memo, "rb") as f:
+                raw = f.read(64).decode("ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            raw = ""
+        if len(raw) == 40 and all(c in _HEX for c in raw):
+            _keys[path] = raw
+            return raw
+    key = content_hash(data if data is not None else _read(path))
+    _keys[path] = key
+    if memo:
+        _write_atomic(memo, key.encode())
+    return key
+
+
+def kernel_btf_key() -> str:
+    """Content hash of the running kernel's BTF (see :func:`btf_key`)."""
+    return btf_key(kernel_btf_path())
+
+
+def _write_atomic(file: str, data: bytes) -> None:
+    tmp = f"{file}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(file), exist_ok=True)
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, file)
+    except OSError as e:
+        _debug("cache file %s not written (%s)", file, e)
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def _load_index(file: str) -> Index | None:
+    """One read; the arrays are filled straight from the bytes."""
     try:
         with open(file, "rb") as f:
             raw = f.read()
@@ -68,41 +134,31 @@ def _load_index(file: str, ntypes_hint: int) -> Index | None:
     if raw[:8] != _MAGIC or len(raw) < 12:
         return None
     (n,) = struct.unpack_from("<I", raw, 8)
-    if len(raw) != 12 + 12 * n:
+    if len(raw) != 12 + 8 * n:
         return None
-    arrs = []
-    for i in range(3):
-        a = array("I")
-        a.frombytes(raw[12 + 4 * n * i:12 + 4 * n * (i + 1)])
-        arrs.append(a)
-    return Index(*arrs)
+    view = memoryview(raw)
+    words, names = array("I"), array("I")
+    words.frombytes(view[12:12 + 4 * n])
+    names.frombytes(view[12 + 4 * n:])
+    return Index(words, names)
 
 
 def _save_index(file: str, idx: Index) -> None:
-    tmp = f"{file}.{os.getpid()}.tmp"
-    try:
-        os.makedirs(os.path.dirname(file), exist_ok=True)
-        with open(tmp, "wb") as f:
-            f.write(_MAGIC + struct.pack("<I", len(idx.offsets)) + idx.offsets.tobytes()
-                    + idx.name_offs.tobytes() + idx.name_ids.tobytes())
-        os.replace(tmp, file)
-    except OSError as e:
-        log.debug("BTF index cache not written (%s)", e)
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+    _write_atomic(file, _MAGIC + struct.pack("<I", len(idx.words)) + idx.words.tobytes()
+                  + idx.names.tobytes())
 
 
 def parse_cached(path: str, data: bytes, base: BTF | None = None, use_cache: bool = True) -> BTF:
     """Parse ``data`` (read from ``path``) with the on-disk index cache."""
-    file = os.path.join(cache_dir(), f"btf-{_cache_key(path, data)}.idx") if use_cache else ""
-    idx = _load_index(file, 0) if file else None
+    file = ""
+    if use_cache:
+        file = os.path.join(cache_dir(), f"btf-{btf_key(path, data)}.idx")
+    idx = _load_index(file) if file else None
     if idx is not None:
         try:
             return parse_btf(data, base, index=idx)
         except BTFError:
-            log.debug("stale BTF index cache %s ignored", file)
+            _debug("stale BTF index cache %s ignored", file)
     idx = build_index(data, base.end_id if base is not None else 1)
     btf = parse_btf(data, base, index=idx)
     if file:

@@ -1,10 +1,17 @@
-"""Raw BTF bytes -> BTF: one pass indexes type offsets and names; types decode lazily."""
+"""Raw BTF bytes -> BTF: one scan locates every type header; types decode lazily.
+
+The scan is the only O(types) work of a parse. It walks the type section as 32-bit words
+with a step table keyed by each header's ``info`` word (kind and vlen give the record
+length), so a type costs one dict lookup and no Python object. Names are not indexed:
+a lookup finds the string in the string table, then searches the type section for that
+string offset at type-header positions (``bytes.find`` and a bisect of the scan result).
+"""
 
 from __future__ import annotations
 
 import struct
+import sys
 from array import array
-from bisect import bisect_left
 
 from ..errors import BTFError
 from .types import BTF, Enumerator, Kind, Member, Param, Type, VarSecinfo
@@ -15,27 +22,43 @@ _EXTRA = {  # bytes that follow the 12-byte btf_type, per kind: (fixed, per-vlen
     Kind.ENUM: (0, 8), Kind.FUNC_PROTO: (0, 8), Kind.VAR: (4, 0), Kind.DATASEC: (0, 12),
     Kind.DECL_TAG: (4, 0), Kind.ENUM64: (0, 12),
 }
-
-
-# (fixed, per-vlen) extra bytes after the 12-byte header, indexed by kind number
-_FIXED = [_EXTRA.get(Kind(k), (0, 0))[0] for k in range(len(Kind))]
-_PER = [_EXTRA.get(Kind(k), (0, 0))[1] for k in range(len(Kind))]
 _KINDS = tuple(Kind)
-# above this many types, names are looked up through a sorted index instead of a dict
+_NKINDS = len(_KINDS)
+# record length in 32-bit words: header (3) + fixed + per-vlen * vlen, indexed by kind
+_FIXED_W = [3 + _EXTRA.get(k, (0, 0))[0] // 4 for k in _KINDS]
+_PER_W = [_EXTRA.get(k, (0, 0))[1] // 4 for k in _KINDS]
+_NATIVE = "<" if sys.byteorder == "little" else ">"
+# up to this many types, names go into a dict at parse time (object BTF); above, lookups
+# search the blob (kernel BTF)
 _DICT_LIMIT = 20000
 
 
 class Index:
-    """Flat arrays locating every type: what a disk cache stores for the kernel's BTF.
+    """Where every local type starts and what it is named: what the disk cache stores.
 
-    ``offsets[i]``: byte offset of local type i in the blob; ``name_offs`` sorted ascending
-    with ``name_ids`` the matching type ids (bisect finds the types carrying a string).
+    ``words[i]``: offset of local type ``i`` in 32-bit words from the start of the type
+    section; ``names[i]``: its name's string offset.
     """
 
-    __slots__ = ("offsets", "name_offs", "name_ids")
+    __slots__ = ("words", "names", "_names_raw")
 
-    def __init__(self, offsets: array, name_offs: array, name_ids: array) -> None:
-        self.offsets, self.name_offs, self.name_ids = offsets, name_offs, name_ids
+    def __init__(self, words: array, names: array) -> None:
+        self.words, self.names = words, names
+        self._names_raw: bytes | None = None
+
+    def ids_named(self, str_off: int) -> list[int]:
+        """Local indexes of the types whose name is at string offset ``str_off``."""
+        raw = self._names_raw
+        if raw is None:
+            raw = self._names_raw = self.names.tobytes()
+        pat = array("I", [str_off]).tobytes()
+        out = []
+        p = raw.find(pat)
+        while p >= 0:
+            if not p & 3:
+                out.append(p >> 2)
+            p = raw.find(pat, p + 1)
+        return out
 
 
 def _header(data: bytes) -> tuple[str, int, int, int, int]:
@@ -61,31 +84,62 @@ def _header(data: bytes) -> tuple[str, int, int, int, int]:
     return e, t0, t0 + type_len, s0, str_len
 
 
+def _words(data: bytes, t0: int, end: int, e: str) -> memoryview | array:
+    """The type section as native unsigned 32-bit words (a view when no swap is needed)."""
+    n = (end - t0) // 4
+    if e == _NATIVE:
+        return memoryview(data)[t0:t0 + 4 * n].cast("I")
+    a = array("I")
+    a.frombytes(data[t0:t0 + 4 * n])
+    a.byteswap()
+    return a
+
+
 def build_index(data: bytes, first_id: int = 1) -> Index:
     """One pass over the type section (the only O(types) work a parse does)."""
-    e, pos, end, _s0, _sl = _header(data)
-    offsets, noffs = array("I"), array("I")
-    put, nput = offsets.append, noffs.append
-    unpack = struct.Struct(e + "II").unpack_from
-    fixed, per = _FIXED, _PER
-    nkinds = len(fixed)
-    try:
-        while pos < end:
-            name_off, info = unpack(data, pos)
+    e, t0, end, _s0, _sl = _header(data)
+    if (end - t0) % 4:
+        raise BTFError("BTF type section does not end on a type boundary", offset=end)
+    w = _words(data, t0, end, e)
+    n = len(w)
+    steps: dict[int, int] = {}     # info word -> record length in words
+    offs: list[int] = []
+    nameoffs: list[int] = []
+    put, nput = offs.append, nameoffs.append
+    i = 0
+    while True:
+        try:
+            while i < n:
+                put(i)
+                nput(w[i])
+                i += steps[w[i + 1]]
+            break
+        except KeyError:       # first header with this info word: learn its length
+            offs.pop()
+            nameoffs.pop()
+            info = w[i + 1]
             kind = (info >> 24) & 0x1F
-            if kind >= nkinds:
-                raise BTFError(f"unknown BTF kind {kind}", offset=pos)
-            put(pos)
-            nput(name_off)
-            pos += 12 + fixed[kind] + per[kind] * (info & 0xFFFF)
-    except struct.error:
-        raise BTFError("truncated BTF type", offset=pos) from None
-    if pos != end:
-        raise BTFError("BTF type section does not end on a type boundary", offset=pos)
-    order = sorted(range(len(noffs)), key=noffs.__getitem__)
-    name_offs = array("I", (noffs[i] for i in order))
-    name_ids = array("I", (first_id + i for i in order))
-    return Index(offsets, name_offs, name_ids)
+            if kind >= _NKINDS:
+                raise BTFError(f"unknown BTF kind {kind}", offset=t0 + 4 * i) from None
+            steps[info] = _FIXED_W[kind] + _PER_W[kind] * (info & 0xFFFF)
+        except IndexError:
+            raise BTFError("truncated BTF type", offset=t0 + 4 * i) from None
+    if i != n:
+        raise BTFError("BTF type section does not end on a type boundary",
+                       offset=t0 + 4 * offs[-1])
+    if first_id + len(offs) > 0x7FFFFFFF:
+        raise BTFError("too many BTF types", offset=t0)
+    return Index(array("I", offs), array("I", nameoffs))
+
+
+def _ends_at(data: bytes, e: str, t0: int, last: int, end: int) -> bool:
+    """Whether the type at word ``last`` is the final one of the section (checks an index)."""
+    pos = t0 + 4 * last
+    if pos + 12 > end:
+        return False
+    info = struct.unpack_from(e + "I", data, pos + 4)[0]
+    kind = (info >> 24) & 0x1F
+    return kind < _NKINDS and pos + 4 * (_FIXED_W[kind] + _PER_W[kind] * (info & 0xFFFF)) == end
 
 
 def parse_btf(data: bytes, base: BTF | None = None, index: Index | None = None) -> BTF:
@@ -93,14 +147,16 @@ def parse_btf(data: bytes, base: BTF | None = None, index: Index | None = None) 
 
     ``index`` (from :func:`build_index`, e.g. a disk cache) skips the scan of the types.
     """
-    e, _t0, _end, s0, str_len = _header(data)
+    if not isinstance(data, bytes):
+        data = bytes(data)
+    e, t0, end, s0, str_len = _header(data)
     strings = bytes(data[s0:s0 + str_len])
     str_base = len(base.strings) if base is not None else 0
     first_id = base.end_id if base is not None else 1
     if index is None:
         index = build_index(data, first_id)
-    offsets = index.offsets
-    if len(index.name_offs) != len(offsets) or (offsets and offsets[-1] >= len(data)):
+    words = index.words
+    if len(index.names) != len(words) or (words and (words[0] or not _ends_at(data, e, t0, words[-1], end))):
         raise BTFError("BTF index does not match the blob", offset=0)
     cache: dict[int, str] = {}
 
@@ -118,38 +174,41 @@ def parse_btf(data: bytes, base: BTF | None = None, index: Index | None = None) 
             cache[off] = s
         return s
 
-    def lookup(name: str) -> list[int]:
-        """Local ids named ``name``: find the string, then bisect the name index."""
-        needle = b"\0" + name.encode() + b"\0"
-        ids: list[int] = []
-        pos = strings.find(needle)
-        while pos >= 0:
-            off = pos + 1 + str_base
-            i = bisect_left(index.name_offs, off)
-            while i < len(index.name_offs) and index.name_offs[i] == off:
-                ids.append(index.name_ids[i])
-                i += 1
-            pos = strings.find(needle, pos + 1)
-        return sorted(ids)
-
     names: dict[str, list[int]] | None = None
-    if len(offsets) <= _DICT_LIMIT:
+    lookup = None
+    if len(words) <= _DICT_LIMIT:
         names = {}
-        for off, tid in zip(index.name_offs, index.name_ids, strict=True):
+        for i, off in enumerate(index.names):
             if off:
-                names.setdefault(name_at(off, 0), []).append(tid)
-        for ids in names.values():
-            ids.sort()
+                names.setdefault(name_at(off, t0 + 4 * words[i]), []).append(first_id + i)
+    else:
+        lookup = _name_lookup(index, strings, str_base, first_id)
 
     btf: BTF
 
     def decode(tid: int) -> Type:
-        return _decode(data, offsets[tid - first_id], tid, e, name_at, btf)
+        return _decode(data, t0 + 4 * words[tid - first_id], tid, e, name_at, btf)
 
-    btf = BTF(strings=strings, count=len(offsets), _decode=decode, _names=names, base=base,
-              endian=e, raw=bytes(data), offsets=offsets,
-              _lookup=None if names is not None else lookup, index=index)
+    btf = BTF(strings=strings, count=len(words), _decode=decode, _names=names, base=base,
+              endian=e, raw=data, _words=words, _t0=t0, _lookup=lookup, index=index)
     return btf
+
+
+def _name_lookup(index: Index, strings: bytes, str_base: int, first_id: int):  # noqa: ANN202
+    def lookup(name: str) -> list[int]:
+        """Local ids named ``name``: find the string, then the types carrying its offset."""
+        if not name:
+            return []
+        needle = b"\0" + name.encode() + b"\0"
+        ids: list[int] = []
+        pos = strings.find(needle)
+        while pos >= 0:
+            ids += [first_id + i for i in index.ids_named(pos + 1 + str_base)]
+            pos = strings.find(needle, pos + 1)
+        ids.sort()
+        return ids
+
+    return lookup
 
 
 _S = {e: (struct.Struct(e + "III"), struct.Struct(e + "I"), struct.Struct(e + "i"))

@@ -7,7 +7,6 @@ Types refer to each other by id (``type_id``); the container resolves ids lazily
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, NamedTuple
 
@@ -83,33 +82,47 @@ class VarSecinfo(NamedTuple):
     size: int
 
 
-@dataclass(slots=True)
-class Type:
-    """One BTF type. Fields beyond ``id/kind/name`` are meaningful per kind (see comments)."""
+_TYPE_FIELDS = ("id", "kind", "name", "size", "type_id", "kflag", "int_encoding", "int_offset",
+                "int_bits", "elem_type_id", "index_type_id", "nelems", "members", "enumerators",
+                "params", "secinfos", "linkage", "component_idx")
 
-    id: int
-    kind: Kind
-    name: str = ""
-    size: int = 0          # INT STRUCT UNION ENUM ENUM64 DATASEC FLOAT
-    type_id: int = 0       # PTR TYPEDEF modifiers FUNC(proto) FUNC_PROTO(return) VAR DECL_TAG
-    kflag: bool = False    # STRUCT/UNION: bitfield encoding; FWD: union; ENUM*: signed
-    # INT
-    int_encoding: int = 0
-    int_offset: int = 0
-    int_bits: int = 0
-    # ARRAY
-    elem_type_id: int = 0
-    index_type_id: int = 0
-    nelems: int = 0
-    # STRUCT UNION / ENUM ENUM64 / FUNC_PROTO / DATASEC
-    members: tuple[Member, ...] = ()
-    enumerators: tuple[Enumerator, ...] = ()
-    params: tuple[Param, ...] = ()
-    secinfos: tuple[VarSecinfo, ...] = ()
-    # FUNC / VAR
-    linkage: int = 0
-    # DECL_TAG (-1: the tag applies to the type itself)
-    component_idx: int = -1
+
+class Type:
+    """One BTF type. Fields beyond ``id/kind/name`` are meaningful per kind (see comments).
+
+    A plain slotted class (not a dataclass: this module is on every tool's start-up path).
+    """
+
+    __slots__ = _TYPE_FIELDS
+
+    def __init__(self, id: int, kind: Kind, name: str = "",  # noqa: A002 - BTF's word
+                 size: int = 0,           # INT STRUCT UNION ENUM ENUM64 DATASEC FLOAT
+                 type_id: int = 0,        # PTR TYPEDEF modifiers FUNC(proto) FUNC_PROTO(ret) VAR DECL_TAG
+                 kflag: bool = False,     # STRUCT/UNION: bitfield encoding; FWD: union; ENUM*: signed
+                 int_encoding: int = 0, int_offset: int = 0, int_bits: int = 0,        # INT
+                 elem_type_id: int = 0, index_type_id: int = 0, nelems: int = 0,       # ARRAY
+                 members: tuple[Member, ...] = (),           # STRUCT UNION
+                 enumerators: tuple[Enumerator, ...] = (),   # ENUM ENUM64
+                 params: tuple[Param, ...] = (),             # FUNC_PROTO
+                 secinfos: tuple[VarSecinfo, ...] = (),      # DATASEC
+                 linkage: int = 0,                           # FUNC VAR
+                 component_idx: int = -1) -> None:           # DECL_TAG (-1: the type itself)
+        self.id, self.kind, self.name, self.size, self.type_id = id, kind, name, size, type_id
+        self.kflag, self.int_encoding, self.int_offset = kflag, int_encoding, int_offset
+        self.int_bits, self.elem_type_id, self.index_type_id = int_bits, elem_type_id, index_type_id
+        self.nelems, self.members, self.enumerators = nelems, members, enumerators
+        self.params, self.secinfos, self.linkage = params, secinfos, linkage
+        self.component_idx = component_idx
+
+    def _fields(self) -> tuple:
+        return tuple(getattr(self, f) for f in _TYPE_FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._fields() == other._fields()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it replaces
 
     @property
     def is_modifier(self) -> bool:
@@ -126,25 +139,40 @@ class Type:
 VOID = Type(0, Kind.UNKN, "void")
 
 
-@dataclass(eq=False)
 class BTF:
     """A set of BTF types with a string table; ``base`` is set for split BTF (modules).
 
     ``_decode(id) -> Type`` decodes one local type on demand; ``_names`` maps a name to
-    the local ids carrying it (built once, eagerly, by the parser).
+    the local ids carrying it (small BTF, built by the parser); ``_lookup(name)`` finds them
+    in large BTF.
     """
 
-    strings: bytes
-    count: int                                   # number of local types (excluding base)
-    _decode: Callable[[int], Type]
-    _names: dict[str, list[int]] | None          # small BTF: name -> local ids
-    base: BTF | None = None
-    endian: str = "<"
-    raw: bytes = b""                             # the raw blob this was parsed from
-    _cache: dict[int, Type] = field(default_factory=dict, repr=False)
-    offsets: Any = field(default=None, repr=False)   # byte offset of each local type in raw
-    _lookup: Callable[[str], list[int]] | None = field(default=None, repr=False)  # large BTF
-    index: Any = field(default=None, repr=False)     # parse.Index (what a disk cache stores)
+    def __init__(self, strings: bytes, count: int, _decode: Callable[[int], Type],
+                 _names: dict[str, list[int]] | None, base: BTF | None = None,
+                 endian: str = "<", raw: bytes = b"", _words: Any = None, _t0: int = 0,
+                 _lookup: Callable[[str], list[int]] | None = None, index: Any = None) -> None:
+        self.strings = strings
+        self.count = count                  # number of local types (excluding base)
+        self._decode = _decode
+        self._names = _names
+        self.base = base
+        self.endian = endian
+        self.raw = raw                      # the raw blob this was parsed from
+        self._cache: dict[int, Type] = {}
+        self._words = _words                # word offset of each local type from _t0
+        self._t0 = _t0                      # byte offset of the type section in raw
+        self._lookup = _lookup
+        self.index = index                  # parse.Index (what a disk cache stores)
+        self._offsets: Any = None
+
+    @property
+    def offsets(self) -> Any:
+        """Byte offset of each local type in ``raw`` (computed on first use)."""
+        if self._offsets is None and self._words is not None:
+            from array import array
+            t0 = self._t0
+            self._offsets = array("I", [t0 + 4 * w for w in self._words])
+        return self._offsets
 
     def __repr__(self) -> str:
         return f"<BTF {self.count} types{' (split)' if self.base else ''}>"
