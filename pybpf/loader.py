@@ -346,8 +346,8 @@ class _Loader:
 
     def _relocator(self) -> Any:
         if not hasattr(self, "_core"):
-            from .btf.core import CoreRelocator
-            self._core = CoreRelocator(self.spec.btf, self.kernel_btf)
+            from .btf.cache import relocator  # results cached per (object, kernel) BTF
+            self._core = relocator(self.spec.btf, self._kernel_btf, lambda: self.kernel_btf)
         return self._core
 
     def _apply_relocs(self, ps: ProgramSpec, insns: bytearray) -> None:

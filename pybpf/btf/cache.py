@@ -1,0 +1,116 @@
+"""CO-RE relocation results cached on disk, per (object BTF, kernel BTF) content hashes.
+
+A relocation's outcome depends only on the object's BTF, the record (type id, access string,
+kind) and the target BTF, so a warm start replays stored results: it neither reads the
+kernel's BTF nor runs the relocator. The file sits next to the BTF index cache
+(``$XDG_CACHE_HOME/pybpf/core-<object>-<kernel>``), one tab-separated line per record;
+anything unreadable is ignored and recomputed. Errors (ambiguous relocations) are never
+cached: they are raised again on the next run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from .kernel import _debug, _write_atomic, cache_dir, content_hash, kernel_btf_key
+
+if TYPE_CHECKING:
+    from .core import CoreRelocator, CoreResult
+    from .ext import CoreRelo
+    from .types import BTF
+
+_MAGIC = "pybpf-core-results 1"
+_Entry = tuple[int, int, bool, str, int, int, int, str]   # see _fields()
+_Key = tuple[int, str, int]                                # type id, access string, kind
+
+
+def relocator(local: BTF, target: BTF | None, load_target: Callable[[], BTF]) -> object:
+    """The relocator a loader uses: an explicit ``target`` is relocated against directly;
+    otherwise the running kernel's results come from (and go to) the disk cache."""
+    if target is not None:
+        from .core import CoreRelocator
+        return CoreRelocator(local, target)
+    return CachedRelocator(local, load_target)
+
+
+class CachedRelocator:
+    """``CoreRelocator.relocate_section`` with results replayed from the disk cache."""
+
+    def __init__(self, local: BTF, load_target: Callable[[], BTF]) -> None:
+        self.local = local
+        self._load_target = load_target
+        self._real: CoreRelocator | None = None
+        self.file = os.path.join(cache_dir(),
+                                 f"core-{content_hash(local.raw)}-{kernel_btf_key()}")
+        self.entries: dict[_Key, _Entry] = _load(self.file)
+        self.hits = self.misses = 0
+
+    def _relocator(self) -> CoreRelocator:
+        if self._real is None:
+            from .core import CoreRelocator
+            self._real = CoreRelocator(self.local, self._load_target())
+        return self._real
+
+    def compute(self, relo: CoreRelo, section: str = "") -> CoreResult:
+        from .core import CoreResult
+        key = (relo.type_id, relo.access_str, relo.kind)
+        e = self.entries.get(key)
+        if e is not None:
+            self.hits += 1
+            orig, new, poison, reason, osize, nsize, tid, lname = e
+            return CoreResult(relo, section, orig, new, poison=poison, fail_reason=reason,
+                              orig_size=osize, new_size=nsize, target_id=tid, local_name=lname)
+        self.misses += 1
+        res = self._relocator().compute(relo, section)
+        self.entries[key] = (res.orig_val, res.new_val, res.poison, res.fail_reason,
+                             res.orig_size, res.new_size, res.target_id, res.local_name)
+        return res
+
+    def relocate_section(self, insns: bytearray, relos: Iterable[CoreRelo],
+                         section: str = "") -> list[CoreResult]:
+        from .core import CoreRelocator
+        apply = CoreRelocator(self.local, []).apply     # patching needs no target BTF
+        misses = self.misses
+        out = []
+        for relo in relos:
+            res = self.compute(relo, section)
+            apply(insns, relo, res)
+            out.append(res)
+        if self.misses != misses:
+            _save(self.file, self.entries)
+        return out
+
+
+def _clean(s: str) -> str:
+    return s.replace("\t", " ").replace("\n", " ")
+
+
+def _save(file: str, entries: dict[_Key, _Entry]) -> None:
+    lines = [_MAGIC]
+    for (tid, access, kind), (orig, new, poison, reason, osz, nsz, target, lname) in entries.items():
+        lines.append(f"{tid}\t{_clean(access)}\t{kind}\t{orig}\t{new}\t{int(poison)}\t{osz}\t"
+                     f"{nsz}\t{target}\t{_clean(lname)}\t{_clean(reason)}")
+    _write_atomic(file, ("\n".join(lines) + "\n").encode())
+
+
+def _load(file: str) -> dict[_Key, _Entry]:
+    try:
+        with open(file, "rb") as f:
+            text = f.read().decode()
+    except (OSError, UnicodeDecodeError):
+        return {}
+    lines = text.split("\n")
+    if lines[0] != _MAGIC or lines[-1] != "":
+        return {}
+    out: dict[_Key, _Entry] = {}
+    try:
+        for line in lines[1:-1]:
+            tid, access, kind, orig, new, poison, osz, nsz, target, lname, reason = line.split("\t")
+            out[(int(tid), access, int(kind))] = (int(orig), int(new), poison == "1", reason,
+                                                  int(osz), int(nsz), int(target), lname)
+    except ValueError:
+        _debug("CO-RE result cache %s is corrupt: ignored", file)
+        return {}
+    return out
