@@ -12,6 +12,7 @@ from __future__ import annotations
 import struct
 import sys
 from array import array
+from operator import itemgetter
 
 from ..errors import BTFError
 from .types import BTF, Enumerator, Kind, Member, Param, Type, VarSecinfo
@@ -187,7 +188,7 @@ def parse_btf(data: bytes, base: BTF | None = None, index: Index | None = None) 
     btf: BTF
 
     def decode(tid: int) -> Type:
-        return _decode(data, t0 + 4 * words[tid - first_id], tid, e, name_at, btf)
+        return _decode(data, t0 + 4 * words[tid - first_id], tid, e, name_at, cache.get)
 
     btf = BTF(strings=strings, count=len(words), _decode=decode, _names=names, base=base,
               endian=e, raw=data, _words=words, _t0=t0, _lookup=lookup, index=index)
@@ -211,40 +212,68 @@ def _name_lookup(index: Index, strings: bytes, str_base: int, first_id: int):  #
     return lookup
 
 
+def headers(btf: BTF) -> tuple[list[int], list[int], memoryview | array] | None:
+    """Bulk header fields of a parsed blob's local types, without decoding any:
+    (info words, size-or-type words, the type section as words). None if not from a blob."""
+    words = btf._words
+    if words is None or not btf.raw:
+        return None
+    e, t0, end, _s0, _sl = _header(btf.raw)
+    w = _words(btf.raw, t0, end, e)
+    if len(words) < 2:          # itemgetter of one index returns a scalar
+        return [w[o + 1] for o in words], [w[o + 2] for o in words], w
+    return (list(itemgetter(*[o + 1 for o in words])(w)),
+            list(itemgetter(*[o + 2 for o in words])(w)), w)
+
+
 _S = {e: (struct.Struct(e + "III"), struct.Struct(e + "I"), struct.Struct(e + "i"))
       for e in "<>"}
 
 
-def _decode(data: bytes, pos: int, tid: int, e: str, name_at, btf: BTF) -> Type:  # noqa: ANN001
+_tnew = tuple.__new__
+# kind numbers as plain ints: IntEnum member lookups are slow on this hot path
+(_INT, _PTR, _ARRAY, _STRUCT, _UNION, _ENUM, _FUNC, _FUNC_PROTO, _VAR, _DATASEC, _DECL_TAG,
+ _ENUM64) = 1, 2, 3, 4, 5, 6, 12, 13, 14, 15, 17, 19
+_SIZED_K = (False, True, False, False, True, True, True, False, False, False, False, False,
+            False, False, False, True, True, False, False, True)
+
+
+def _decode(data: bytes, pos: int, tid: int, e: str, name_at, ng) -> Type:  # noqa: ANN001
+    """One type at ``pos``; ``ng`` is the name cache's ``get`` (hits skip a Python call)."""
     s3, s1, si = _S[e]
     name_off, info, st = s3.unpack_from(data, pos)
-    kind = _KINDS[(info >> 24) & 0x1F]
-    vlen, kflag = info & 0xFFFF, bool(info >> 31)
+    k = (info >> 24) & 0x1F
+    vlen, kflag = info & 0xFFFF, info >> 31 == 1
     name = name_at(name_off, pos) if name_off else ""
     p = pos + 12
-    t = Type(tid, kind, name, kflag=kflag)
-    if kind in _SIZED:
-        t.size = st
+    if _SIZED_K[k]:
+        t = Type(tid, _KINDS[k], name, st, 0, kflag)
     else:
-        t.type_id = st
-    if kind == Kind.INT:
-        (v,) = s1.unpack_from(data, p)
-        t.int_encoding, t.int_offset, t.int_bits = (v >> 24) & 0xF, (v >> 16) & 0xFF, v & 0xFF
-    elif kind == Kind.ARRAY:
-        t.elem_type_id, t.index_type_id, t.nelems = s3.unpack_from(data, p)
-    elif kind == Kind.STRUCT or kind == Kind.UNION:
+        t = Type(tid, _KINDS[k], name, 0, st, kflag)
+    if k == _FUNC or k == _FUNC_PROTO:
+        if k == _FUNC:
+            t.linkage = vlen
+        else:
+            t.params = tuple([_tnew(Param, ((ng(n) or name_at(n, p)) if n else "", ty)) for n, ty in
+                              struct.iter_unpack(e + "II", data[p:p + 8 * vlen])])
+    elif k == _STRUCT or k == _UNION:
         recs = s3.iter_unpack(data[p:p + 12 * vlen])
         if kflag:
-            t.members = tuple([Member(name_at(mn, p) if mn else "", mt, off & 0xFFFFFF, off >> 24)
-                               for mn, mt, off in recs])
+            t.members = tuple([_tnew(Member, ((ng(mn) or name_at(mn, p)) if mn else "", mt, off & 0xFFFFFF,
+                                              off >> 24)) for mn, mt, off in recs])
         else:
-            t.members = tuple([Member(name_at(mn, p) if mn else "", mt, off, 0)
+            t.members = tuple([_tnew(Member, ((ng(mn) or name_at(mn, p)) if mn else "", mt, off, 0))
                                for mn, mt, off in recs])
-    elif kind == Kind.ENUM:
+    elif k == _INT:
+        (v,) = s1.unpack_from(data, p)
+        t.int_encoding, t.int_offset, t.int_bits = (v >> 24) & 0xF, (v >> 16) & 0xFF, v & 0xFF
+    elif k == _ARRAY:
+        t.elem_type_id, t.index_type_id, t.nelems = s3.unpack_from(data, p)
+    elif k == _ENUM:
         fmt = e + ("Ii" if kflag else "II")
-        t.enumerators = tuple([Enumerator(name_at(n, p), v) for n, v in
+        t.enumerators = tuple([_tnew(Enumerator, (ng(n) or name_at(n, p), v)) for n, v in
                                struct.iter_unpack(fmt, data[p:p + 8 * vlen])])
-    elif kind == Kind.ENUM64:
+    elif k == _ENUM64:
         vals = []
         for n, lo, hi in s3.iter_unpack(data[p:p + 12 * vlen]):
             v = (hi << 32) | lo
@@ -252,19 +281,12 @@ def _decode(data: bytes, pos: int, tid: int, e: str, name_at, btf: BTF) -> Type:
                 v -= 1 << 64
             vals.append(Enumerator(name_at(n, p), v))
         t.enumerators = tuple(vals)
-    elif kind == Kind.FUNC_PROTO:
-        t.params = tuple([Param(name_at(n, p) if n else "", ty) for n, ty in
-                          struct.iter_unpack(e + "II", data[p:p + 8 * vlen])])
-    elif kind == Kind.FUNC:
-        t.linkage = vlen
-    elif kind == Kind.VAR:
+    elif k == _VAR:
         (t.linkage,) = s1.unpack_from(data, p)
-    elif kind == Kind.DATASEC:
+    elif k == _DATASEC:
         t.secinfos = tuple([VarSecinfo(*r) for r in s3.iter_unpack(data[p:p + 12 * vlen])])
-    elif kind == Kind.DECL_TAG:
+    elif k == _DECL_TAG:
         (t.component_idx,) = si.unpack_from(data, p)
     return t
 
 
-_SIZED = frozenset({Kind.INT, Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ENUM64, Kind.DATASEC,
-                    Kind.FLOAT})
