@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -48,9 +50,60 @@ def measure(n: int, cycle: Callable[[], object]) -> tuple[float, float, float]:
     return statistics.median(total), total[int(len(total) * 0.9)], statistics.median(attach)
 
 
+PYBPF_TOOL = """
+import signal, sys, pybpf
+obj = pybpf.load(sys.argv[1])
+link = obj.programs["on_add"].attach_uprobe(sys.argv[2], "pybpf_add")
+print("ready", flush=True)
+try:
+    signal.pause()
+except KeyboardInterrupt:
+    pass
+link.close()
+obj.close()
+"""
+
+
+def process_cycle(cmd: list[str]) -> tuple[float, float]:
+    """(spawn -> first output line, SIGINT -> exit) in ms for a tracing process."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert p.stdout is not None
+    p.stdout.readline()
+    t1 = time.perf_counter()
+    p.send_signal(signal.SIGINT)
+    p.communicate(timeout=30)
+    return (t1 - t0) * 1e3, (time.perf_counter() - t1) * 1e3
+
+
+def compare_processes(exe: str, n: int) -> None:
+    """A whole uprobe tracing process: pybpf vs libbpf-tools' funclatency, same target."""
+    py = os.path.realpath(sys.executable)
+    env_root = str(Path(__file__).resolve().parent.parent)
+    cmds = {"pybpf process (load+uprobe)": ["env", f"PYTHONPATH={env_root}", py, "-c",
+                                            PYBPF_TOOL, str(OBJ), exe]}
+    funclatency = shutil.which("funclatency") or "/usr/sbin/funclatency"
+    if os.path.exists(funclatency):      # Debian libbpf-tools; stdbuf: it block-buffers a pipe
+        cmds["libbpf-tools funclatency"] = ["stdbuf", "-oL", funclatency, f"{exe}:pybpf_add"]
+    else:
+        print("(libbpf-tools not installed: apt-get install libbpf-tools for the peer)")
+    rows = {}
+    for _ in range(n):                    # interleaved, so both see the same machine load
+        for name, cmd in cmds.items():
+            rows.setdefault(name, []).append(process_cycle(cmd))
+    print(f"\n{'process':34} {'ready ms':>10} {'exit ms':>8}   (medians of {n})")
+    for name, r in rows.items():
+        print(f"{name:34} {statistics.median(x for x, _ in r):10.1f} "
+              f"{statistics.median(y for _, y in r):8.1f}")
+    if len(rows) == 2:
+        a, b = (statistics.median(x for x, _ in r) for r in rows.values())
+        print(f"ratio pybpf/funclatency ready: {a / b:.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("-n", type=int, default=200, help="cycles per case")
+    ap.add_argument("-p", type=int, default=7, help="process start/stop runs per tool")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d, pybpf.load(str(OBJ)) as obj:
         exe = build_target(d)
@@ -67,6 +120,7 @@ def main() -> None:
         for name, cycle in cases.items():
             med, p90, att = measure(args.n, cycle)
             print(f"{name:34} {med:10.3f} {p90:8.3f} {att:10.3f}")
+        compare_processes(exe, args.p)
 
 
 if __name__ == "__main__":

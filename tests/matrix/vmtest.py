@@ -518,9 +518,12 @@ class Result:
 
 def default_command(out: str = GUEST_OUT) -> str:
     py = os.path.realpath(sys.executable)
+    # -v: a run cut by the timeout still shows how far it got; the attach/detach soaks run
+    # 200 cycles (TCG is slow; the host suite runs 1000, `make soak` 10,000)
     return (f"cd {shlex.quote(str(REPO))} && PYBPF_REQUIRE_KERNEL=1 PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 "
-            f"PYTHONDONTWRITEBYTECODE=1 XDG_CACHE_HOME=/tmp {shlex.quote(py)} -m pytest "
-            f"-p no:cacheprovider -q tests/kernel --junitxml={out}/junit.xml")
+            f"PYTHONDONTWRITEBYTECODE=1 XDG_CACHE_HOME=/tmp PYBPF_HYGIENE_CYCLES=200 "
+            f"{shlex.quote(py)} -m pytest -p no:cacheprovider -v -rfEs --tb=short tests/kernel "
+            f"--junitxml={out}/junit.xml")
 
 
 def parse_facts(text: str) -> dict[str, str]:
@@ -614,7 +617,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--jobs", type=int, default=2, help="VMs booted in parallel")
     ap.add_argument("--cache", default=DEFAULT_CACHE, help="kernel cache (env PYBPF_MATRIX_CACHE)")
     ap.add_argument("--results", default=None, help="results dir (default: <cache>/results)")
-    ap.add_argument("--timeout", type=int, default=600, help="seconds per VM")
+    ap.add_argument("--timeout", type=int, default=1200, help="seconds per VM")
     ap.add_argument("--list", action="store_true", help="show the kernel packages and exit")
     ap.add_argument("--fetch-only", action="store_true", help="download and unpack, do not boot")
     ap.add_argument("--update", action="store_true", help="refresh the private apt lists now")
