@@ -2,7 +2,8 @@
 /* Ring buffer producer driven by BPF_PROG_TEST_RUN: emit_n records with known values,
  * one discarded record per run, and a count of reservations the full ring refused.
  * emit_ctx takes the value and count from its context (a struct the caller passes);
- * emit_xdp runs under test_run(repeat=N) for the benchmark. */
+ * emit_xdp runs under test_run(repeat=N) for the benchmark. raw_tp rather than syscall
+ * programs: their test runs exist from 5.10 on, with the tracing helpers. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include "pybpf.h"
@@ -31,7 +32,7 @@ __u32 emit_n = 1;
 __u32 seq = 0;
 __u64 dropped = 0;
 
-static __always_inline void emit_one(__u64 value)
+static __always_inline void emit_one(__u64 value, __u32 pid)
 {
 	struct event *e;
 
@@ -41,35 +42,35 @@ static __always_inline void emit_one(__u64 value)
 		return;
 	}
 	e->seq = seq;
-	e->pid = bpf_get_current_pid_tgid() >> 32;
+	e->pid = pid;
 	e->value = value;
 	__builtin_memcpy(e->tag, "pybpf", 6);
 	seq++;
 	bpf_ringbuf_submit(e, 0);
 }
 
-SEC("syscall")
+SEC("raw_tp")
 int emit(void *ctx)
 {
 	struct event *e;
-	__u32 i;
+	__u32 i, pid = bpf_get_current_pid_tgid() >> 32;
 
 	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
 	if (e)
 		bpf_ringbuf_discard(e, 0);           /* skipped by the reader */
 	for (i = 0; i < 256 && i < emit_n; i++)
-		emit_one(base_value + seq);
+		emit_one(base_value + seq, pid);
 	return 0;
 }
 
-SEC("syscall")
+SEC("raw_tp")
 int emit_ctx(struct emit_args *ctx)
 {
-	__u32 i, n = ctx->count;
+	__u32 i, n = ctx->count, pid = bpf_get_current_pid_tgid() >> 32;
 	__u64 v = ctx->value;
 
 	for (i = 0; i < 256 && i < n; i++)
-		emit_one(v + i);
+		emit_one(v + i, pid);
 	return 0;
 }
 
@@ -79,7 +80,7 @@ int emit_xdp(struct xdp_md *ctx)
 	__u32 i;
 
 	for (i = 0; i < 256 && i < emit_n; i++)
-		emit_one(seq);
+		emit_one(seq, 0);                    /* XDP has no task context */
 	return XDP_PASS;
 }
 
