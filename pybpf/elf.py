@@ -5,15 +5,10 @@ Everything here is a pure function of the object's bytes: no kernel is involved.
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import struct
 from dataclasses import dataclass, field
-
-from elftools.common.exceptions import ELFError as _PyELFError
-from elftools.elf.elffile import ELFFile
-from elftools.elf.sections import SymbolTableSection
 
 from . import insn as I
 from .attach.sections import lookup as lookup_section
@@ -30,6 +25,14 @@ EVENT_SECTION = ".pybpf.events"   # PYBPF_EVENT() declarations: read, never load
 SHF_EXECINSTR = 0x4
 SHN_UNDEF = 0
 _REL = struct.Struct("<QQ")  # r_offset, r_info
+_EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
+_SHDR = struct.Struct("<IIQQQQIIQQ")   # name type flags addr offset size link info align entsize
+_SYM = struct.Struct("<IBBHQQ")        # name info other shndx value size
+SHT_PROGBITS, SHT_SYMTAB, SHT_RELA, SHT_NOBITS, SHT_REL = 1, 2, 4, 8, 9
+_SHN = {0: "SHN_UNDEF", 0xFFF1: "SHN_ABS", 0xFFF2: "SHN_COMMON", 0xFFFF: "SHN_XINDEX"}
+_STT = ("STT_NOTYPE", "STT_OBJECT", "STT_FUNC", "STT_SECTION", "STT_FILE", "STT_COMMON",
+        "STT_TLS")
+_STB = ("STB_LOCAL", "STB_GLOBAL", "STB_WEAK")
 
 
 @dataclass(slots=True)
@@ -83,8 +86,8 @@ def load_spec_bytes(data: bytes, path: str = "<bytes>") -> ObjectSpec:
         return _build_spec(_read_elf(data, path))
     except BPFError:
         raise
-    except (_PyELFError, struct.error, ValueError, KeyError, IndexError, UnicodeDecodeError,
-            OverflowError, EOFError) as e:  # pyelftools on corrupt headers
+    except (struct.error, ValueError, KeyError, IndexError, UnicodeDecodeError,
+            OverflowError) as e:  # corrupt headers
         raise ELFError(f"malformed ELF object: {e}", path=path) from e
 
 
@@ -93,53 +96,94 @@ def _obj_name(path: str) -> str:
     return base.split(".", 1)[0] or "obj"
 
 
+class _Section:
+    __slots__ = ("name", "type", "flags", "offset", "size", "link", "info")
+
+    def __init__(self, name: str, type_: int, flags: int, offset: int, size: int, link: int,
+                 info: int) -> None:
+        self.name, self.type, self.flags, self.offset = name, type_, flags, offset
+        self.size, self.link, self.info = size, link, info
+
+
+def _cstr(data: bytes, start: int, off: int) -> str:
+    """The NUL-terminated string at ``start + off``."""
+    i = start + off
+    end = data.index(b"\0", i)
+    return data[i:end].decode()
+
+
 def _read_elf(data: bytes, path: str) -> _Parsed:
+    """Sections, symbols and relocations, read with ``struct`` (ELF64 little-endian only)."""
     if data[:4] != b"\x7fELF":
         raise ELFError("not an ELF file (bad magic)", path=path)
-    elf = ELFFile(io.BytesIO(data))
-    if elf.header["e_machine"] not in ("EM_BPF", EM_BPF):
-        raise ELFError(f"not a BPF object: e_machine is {elf.header['e_machine']} (want EM_BPF)",
-                       path=path)
-    if not elf.little_endian:
+    if len(data) < _EHDR.size:
+        raise ELFError("truncated ELF header", path=path)
+    ident, e_type, e_machine, *_r, e_shoff, _fl, _eh, _phes, _phn, e_shentsize, e_shnum, \
+        e_shstrndx = _EHDR.unpack_from(data)
+    if ident[5] == 2:
         raise ELFError("big-endian BPF object (bpfeb) cannot load on this little-endian host",
                        path=path)
-    if elf.header["e_type"] != "ET_REL":
-        raise ELFError(f"expected a relocatable object (ET_REL), got {elf.header['e_type']}",
+    if ident[4] != 2 or ident[5] != 1:
+        raise ELFError(f"not a 64-bit little-endian ELF (class {ident[4]}, data {ident[5]})",
                        path=path)
+    if e_machine != EM_BPF:
+        raise ELFError(f"not a BPF object: e_machine is {e_machine} (want EM_BPF = {EM_BPF})",
+                       path=path)
+    if e_type != 1:
+        raise ELFError(f"expected a relocatable object (ET_REL), got e_type {e_type}", path=path)
+    if e_shnum and e_shentsize < _SHDR.size:
+        raise ELFError(f"bad section header size {e_shentsize}", path=path)
+    if e_shoff + e_shnum * e_shentsize > len(data):
+        raise ELFError("section headers extend past the end of the file", path=path)
+    hdrs = [_SHDR.unpack_from(data, e_shoff + i * e_shentsize) for i in range(e_shnum)]
+    if e_shstrndx >= e_shnum:
+        raise ELFError(f"bad section name table index {e_shstrndx}", path=path)
+    str_off = hdrs[e_shstrndx][4]
+    secs = []
+    for idx, (sh_name, sh_type, flags, _a, off, size, link, info, _al, _es) in enumerate(hdrs):
+        if sh_type != SHT_NOBITS and off + size > len(data):
+            raise ELFError(f"section #{idx} extends past the end of the file", path=path)
+        secs.append(_Section(_cstr(data, str_off, sh_name), sh_type, flags, off, size, link, info))
     p = _Parsed(path, _obj_name(path))
     symtab = None
     rel_sections = []
-    for idx, sec in enumerate(elf.iter_sections()):
+    for idx, sec in enumerate(secs):
         name = sec.name
         p.shndx_name[idx] = name
-        if isinstance(sec, SymbolTableSection):
+        if sec.type == SHT_SYMTAB:
             symtab = sec
             continue
-        if sec["sh_type"] == "SHT_REL":
+        if sec.type == SHT_REL:
             rel_sections.append(sec)
             continue
-        if sec["sh_type"] == "SHT_RELA":
+        if sec.type == SHT_RELA:
             raise ELFError("RELA relocations are not used by BPF objects", path=path, section=name)
-        p.sizes[name] = sec["sh_size"]
-        if sec["sh_type"] == "SHT_NOBITS":
-            p.sections[name] = bytes(sec["sh_size"])
-        elif sec["sh_type"] == "SHT_PROGBITS" or name in ("license", "version"):
-            p.sections[name] = sec.data()
-        if sec["sh_flags"] & SHF_EXECINSTR and sec["sh_size"]:
+        p.sizes[name] = sec.size
+        if sec.type == SHT_NOBITS:
+            p.sections[name] = bytes(sec.size)
+        elif sec.type == SHT_PROGBITS or name in ("license", "version"):
+            p.sections[name] = data[sec.offset:sec.offset + sec.size]
+        if sec.flags & SHF_EXECINSTR and sec.size:
             p.exec_sections.append(name)
-        elif _is_data_section(name) and sec["sh_type"] in ("SHT_PROGBITS", "SHT_NOBITS"):
+        elif _is_data_section(name) and sec.type in (SHT_PROGBITS, SHT_NOBITS):
             p.data_sections.append(name)
     if symtab is None:
         raise ELFError("no symbol table (.symtab): was the object stripped?", path=path)
-    for s in symtab.iter_symbols():
-        p.symbols.append(_Sym(s.name, s["st_shndx"], s["st_value"], s["st_size"],
-                              s["st_info"]["type"], s["st_info"]["bind"]))
+    if symtab.link >= len(secs):
+        raise ELFError(f"bad string table index {symtab.link}", path=path, section=symtab.name)
+    names_off = secs[symtab.link].offset
+    nsyms = symtab.size // _SYM.size
+    for st_name, st_info, _other, shndx, value, size in _SYM.iter_unpack(
+            data[symtab.offset:symtab.offset + nsyms * _SYM.size]):
+        t, b = st_info & 0xF, st_info >> 4
+        p.symbols.append(_Sym(_cstr(data, names_off, st_name), _SHN.get(shndx, shndx), value, size,
+                              _STT[t] if t < len(_STT) else t, _STB[b] if b < len(_STB) else b))
     for rel in rel_sections:
-        target = p.shndx_name.get(rel["sh_info"], "")
+        target = p.shndx_name.get(rel.info, "")
         if target not in p.sections:
             continue  # relocations of debug sections
         table: dict[int, _Sym] = {}
-        raw = rel.data()
+        raw = data[rel.offset:rel.offset + rel.size]
         for i in range(0, len(raw) - len(raw) % 16, 16):
             off, info = _REL.unpack_from(raw, i)
             symi = info >> 32
