@@ -122,6 +122,10 @@ class CoreRelocator:
             raise CORERelocationError(f"{section} insn#{relo.insn_off // 8}: CO-RE relocation "
                                       f"against anonymous type [{relo.type_id}]")
         local_spec = self._parse_spec(relo)
+        if kind not in TYPE_KINDS:               # name the field or enumerator, not just the type
+            path = ".".join(n for n in local_spec.names if n)
+            lname = f"{lname}.{path}" if path and kind not in ENUM_KINDS else (
+                f"{lname}::{path}" if path else lname)
         orig, orig_size = self._value(kind, local_spec, self.local, relo.type_id)
         results: list[tuple[int, int, int, BTF]] = []
         reasons = []

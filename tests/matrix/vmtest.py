@@ -523,7 +523,20 @@ def default_command(out: str = GUEST_OUT) -> str:
     return (f"cd {shlex.quote(str(REPO))} && PYBPF_REQUIRE_KERNEL=1 PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 "
             f"PYTHONDONTWRITEBYTECODE=1 XDG_CACHE_HOME=/tmp PYBPF_HYGIENE_CYCLES=200 "
             f"{shlex.quote(py)} -m pytest -p no:cacheprovider -v -rfEs --tb=short tests/kernel "
-            f"--junitxml={out}/junit.xml")
+            f"--junitxml={out}/junit.xml; rc=$?; "
+            f"{shlex.quote(py)} -m pybpf object info {CORE_PROOF_OBJ} > {out}/core.txt 2>&1; "
+            f"exit $rc")
+
+
+# CO-RE proof: the one precompiled object whose task_struct reads the tests check on every
+# kernel (test_tracepoint_and_core_parent); the run prints its relocated offsets per kernel
+CORE_PROOF_OBJ = "pybpf/bpf/tests/attach_basic.bpf.o"
+
+
+def core_offsets(text: str) -> list[str]:
+    """The relocated task_struct offsets from `pybpf object info` output."""
+    return [f"{m.group(1)}={m.group(2)}" for m in re.finditer(
+        r"field_byte_offset struct task_struct\.(\S+) \(\S+\) -> (\d+)", text)]
 
 
 def parse_facts(text: str) -> dict[str, str]:
@@ -671,6 +684,11 @@ def main(argv: list[str] | None = None) -> int:
             tail = _read_text(results / r.label / "output.txt").splitlines()[-15:]
             print(f"\n{r.label}: command exited {r.rc}; output tail:")
             print("\n".join(f"  {line}" for line in tail))
+    print("\nCO-RE: task_struct field offsets (accessor -> byte offset) relocated per kernel "
+          f"for {CORE_PROOF_OBJ}:")
+    for r in ordered:
+        offs = core_offsets(_read_text(results / r.label / "core.txt"))
+        print(f"  {r.label:6} {', '.join(offs) if offs else '(no core.txt)'}")
     print(f"\ntotal {time.monotonic() - t_start:.1f}s; results in {results}")
     return 0 if all(r.ok for r in ordered) else 1
 

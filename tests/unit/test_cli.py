@@ -17,7 +17,7 @@ def test_object_info():
     assert "counts                   HASH" in out and "key __u32" in out
     assert "global .bss: last_msg (char[16]) at +8" in out
     assert "CO-RE relocations: 2" in out
-    assert "field_byte_offset struct xdp_md (0:1) -> 4 (was 4)" in out
+    assert "field_byte_offset struct xdp_md.data_end (0:1) -> 4 (was 4)" in out
 
 
 def test_object_info_bad_file(tmp_path):
