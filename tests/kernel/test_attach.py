@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import pytest
 import pybpf
 from pybpf.attach.kprobe import kprobes_available
 from pybpf.attach.tracefs import tracefs_path
-from tests.conftest import ROOT, obj_path, open_fds
+from tests.conftest import ROOT, obj_path
 
 pytestmark = pytest.mark.kernel
 
@@ -257,59 +256,7 @@ def test_missing_privileges_error():
     assert "BPFPermissionError" in r.stdout and "CAP_BPF" in r.stdout, r.stdout + r.stderr
 
 
-def _pybpf_events(kind: str) -> list[str]:
-    return [line for line in Path(tracefs_path(), f"{kind}_events").read_text().splitlines()
-            if "pybpf" in line]
-
-
-# Each detach waits for the kernel's RCU grace periods (~70-120 ms here), so the suite runs
-# 200 cycles; PYBPF_HYGIENE_CYCLES=10000 runs the full soak (about 20 minutes).
-CYCLES = int(os.environ.get("PYBPF_HYGIENE_CYCLES", "200"))
-
-
-@pytest.mark.slow
-def test_attach_detach_cycles_leave_nothing(obj, adder):
-    before = open_fds()
-    for _ in range(CYCLES):
-        with obj.programs["on_add"].attach_uprobe(adder, "pybpf_add"):
-            pass
-        with obj.programs["tp_getppid"].attach():
-            pass
-    assert open_fds() - before == set()
-    assert [e for e in _pybpf_events("uprobe") if f"pybpf_{os.getpid()}_" in e] == []
-
-
-CHILD = """
-import os, sys, time, pybpf
-obj = pybpf.load(sys.argv[1], rodata={"targ_pid": os.getpid()})
-link = obj.programs["on_add"].attach_uprobe(sys.argv[2], "pybpf_add", legacy=True)
-print(link.event_name, flush=True)
-time.sleep(60)
-"""
-
-
-def _spawn_child(adder: str) -> tuple[subprocess.Popen, str]:
-    p = subprocess.Popen([sys.executable, "-c", CHILD, obj_path("attach_basic"), adder],
-                         stdout=subprocess.PIPE, text=True, cwd=ROOT,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
-    return p, p.stdout.readline().strip()
-
-
-def test_sigkill_leaves_stale_event_that_next_attach_removes(obj, adder):
-    p, name = _spawn_child(adder)
-    p.kill()
-    p.wait()
-    assert any(name in e for e in _pybpf_events("uprobe"))      # the kernel keeps it
-    with obj.programs["on_add"].attach_uprobe(adder, "pybpf_add", legacy=True):
-        assert not any(name in e for e in _pybpf_events("uprobe"))
-
-
-def test_sigint_cleans_up(adder):
-    p, name = _spawn_child(adder)
-    assert any(name in e for e in _pybpf_events("uprobe"))
-    p.send_signal(signal.SIGINT)
-    p.wait(timeout=10)
-    assert not any(name in e for e in _pybpf_events("uprobe"))
+# Attach/detach soaks, SIGKILL and SIGINT hygiene: tests/kernel/test_attach_hygiene.py
 
 
 def test_attach_all_attaches_what_sec_names_fully(obj, no_fd_leak):
