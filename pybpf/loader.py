@@ -94,6 +94,8 @@ class _Loader:
                 self._load_program(ps)
         self._fill_initial_slots()
         self._open_maps()
+        from .attach import preload  # the programs' attach code, before any privilege drop
+        preload(ps.section for ps in self.spec.programs.values() if not ps.skip)
         obj = Object(self.spec, self.maps, self.programs, self.btf_fd, self.globals, self.owned)
         obj.core_results = self.core_results
         return obj

@@ -2,21 +2,62 @@
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
-from ..errors import AttachError
-from .cgroup import attach_cgroup
-from .kprobe import attach_kprobe, attach_kprobe_multi, attach_ksyscall
-from .link import Link, LinkInfo, close_all, install_signal_handlers, live_links
-from .net import attach_socket, attach_tc, attach_xdp
-from .perf_event import attach_perf_event
-from .raw_tracepoint import attach_raw_tracepoint
+from ..errors import AttachError, BPFError
 from .sections import lookup
-from .tracefs import ensure_bpffs, tracefs_path
-from .tracepoint import attach_tracepoint
-from .tracing import attach_tracing, explain_tracing_eperm
-from .uprobe import attach_uprobe
-from .usdt import attach_usdt, list_usdt
+
+if TYPE_CHECKING:
+    from .link import Link
+
+# submodules load on first use (PEP 562): importing the package for its section table
+# (the ELF reader does) must not pull in every attach kind (cffi, pyelftools, ...)
+_LAZY = {
+    "attach_cgroup": "cgroup", "attach_kprobe": "kprobe", "attach_kprobe_multi": "kprobe",
+    "attach_ksyscall": "kprobe", "Link": "link", "LinkInfo": "link", "close_all": "link",
+    "install_signal_handlers": "link", "live_links": "link", "attach_socket": "net",
+    "attach_tc": "net", "attach_xdp": "net", "attach_perf_event": "perf_event",
+    "attach_raw_tracepoint": "raw_tracepoint", "ensure_bpffs": "tracefs",
+    "tracefs_path": "tracefs", "attach_tracepoint": "tracepoint",
+    "attach_tracing": "tracing", "explain_tracing_eperm": "tracing",
+    "attach_uprobe": "uprobe", "attach_usdt": "usdt", "list_usdt": "usdt",
+}
+
+
+# attach kinds (sections.py) whose code is heavy (pyelftools, probe parsing): imported only
+# for objects that have such programs
+_HEAVY = {"kprobe": "kprobe", "kretprobe": "kprobe", "ksyscall": "kprobe", "kretsyscall": "kprobe",
+          "kprobe_multi": "kprobe", "kretprobe_multi": "kprobe", "kprobe_session": "kprobe",
+          "uprobe": "uprobe", "uretprobe": "uprobe", "uprobe_multi": "uprobe",
+          "uretprobe_multi": "uprobe", "usdt": "usdt"}
+_LIGHT = ("link", "perf_event", "tracepoint", "raw_tracepoint", "tracefs", "tracing", "net",
+          "cgroup")
+
+
+def preload(sections: Iterable[str]) -> None:
+    """Import the attach code for programs of ``sections`` (called at load): a process may
+    drop privileges between load and attach, after which imports can fail."""
+    mods = set(_LIGHT)
+    for sec in sections:
+        try:
+            kind = lookup(sec)[0].attach
+        except BPFError:
+            continue
+        if kind in _HEAVY:
+            mods.add(_HEAVY[kind])
+    for mod in sorted(mods):
+        importlib.import_module(f".{mod}", __name__)
+
+
+def __getattr__(name: str) -> Any:
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{mod}", __name__), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "Link", "LinkInfo", "attach_cgroup", "attach_kprobe", "attach_kprobe_multi",
@@ -103,6 +144,11 @@ def can_auto_attach(prog: Any) -> bool:
 
 def auto_attach(prog: Any, **kw: Any) -> Link:
     """Attach as the SEC() name says, with libbpf's conventions."""
+    g = __getattr__
+    attach_tracepoint, attach_raw_tracepoint = g("attach_tracepoint"), g("attach_raw_tracepoint")
+    attach_kprobe, attach_ksyscall = g("attach_kprobe"), g("attach_ksyscall")
+    attach_kprobe_multi, attach_uprobe = g("attach_kprobe_multi"), g("attach_uprobe")
+    attach_usdt, attach_tracing, attach_cgroup = g("attach_usdt"), g("attach_tracing"), g("attach_cgroup")
     sdef, target = lookup(prog.spec.section)
     kind = sdef.attach
     where = f"program {prog.name} (SEC {prog.spec.section!r})"

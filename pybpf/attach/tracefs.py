@@ -7,8 +7,6 @@ import functools
 import logging
 import os
 
-from cffi import FFI
-
 from ..errors import AttachError, SyscallError
 
 log = logging.getLogger("pybpf.attach")
@@ -18,13 +16,18 @@ BPFFS_DIR = "/sys/fs/bpf"
 BPF_FS_MAGIC = 0xCAFE4A11
 TRACEFS_MAGIC = 0x74726163
 
-_ffi = FFI()
-_ffi.cdef("int mount(const char *source, const char *target, const char *fstype, "
-          "unsigned long flags, const void *data);")
-_libc = _ffi.dlopen(None)
+@functools.cache
+def _mount_fn() -> tuple:
+    """(ffi, libc) with mount(2): built on first use (a cdef parse costs ~30 ms at import)."""
+    from cffi import FFI
+    ffi = FFI()
+    ffi.cdef("int mount(const char *source, const char *target, const char *fstype, "
+             "unsigned long flags, const void *data);")
+    return ffi, ffi.dlopen(None)
 
 
 def mount(source: str, target: str, fstype: str) -> None:
+    _ffi, _libc = _mount_fn()
     if _libc.mount(source.encode(), target.encode(), fstype.encode(), 0, _ffi.NULL) != 0:
         raise SyscallError(f"mount {fstype} at {target}", _ffi.errno)
 
