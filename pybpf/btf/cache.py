@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .ext import CoreRelo
     from .types import BTF
 
-_MAGIC = "pybpf-core-results 1"
+_MAGIC = "pybpf-core-results 2"   # bump when CoreResult contents change
 _Entry = tuple[int, int, bool, str, int, int, int, str]   # see _fields()
 _Key = tuple[int, str, int]                                # type id, access string, kind
 

@@ -70,8 +70,8 @@ def test_other_kernel_or_object_misses(setup, monkeypatch):
     assert C.CachedRelocator(local, target_btf).entries == {}
 
 
-@pytest.mark.parametrize("junk", [b"", b"pybpf-core-results 1\n1\t2\n", b"\xff\xfe",
-                                  b"pybpf-core-results 1\nx\t0:0\t0\t0\t8\t0\t4\t8\t1\tt\t\n"])
+@pytest.mark.parametrize("junk", [b"", b"pybpf-core-results 2\n1\t2\n", b"\xff\xfe",
+                                  b"pybpf-core-results 2\nx\t0:0\t0\t0\t8\t0\t4\t8\t1\tt\t\n"])
 def test_corrupt_cache_is_recomputed(setup, junk):
     local, code, relos = setup
     first = C.CachedRelocator(local, target_btf)
