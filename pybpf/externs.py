@@ -14,6 +14,8 @@ from .errors import LoadError
 
 log = logging.getLogger("pybpf.externs")
 
+BPF_FUNC_GET_ATTACH_COOKIE = 174
+
 @functools.cache
 def kernel_config() -> dict[str, str]:
     """CONFIG_* values of the running kernel (/proc/config.gz, else /boot/config-$release)."""
@@ -47,7 +49,9 @@ def kconfig_value(name: str) -> str | int | None:
     if name == "LINUX_KERNEL_VERSION":
         return kernel_version_code()
     if name == "LINUX_HAS_BPF_COOKIE":
-        return 1   # probing is done by the attach layer; objects use it as a hint
+        from .features import helper
+        from .sys.consts import ProgType
+        return int(helper(ProgType.KPROBE, BPF_FUNC_GET_ATTACH_COOKIE))
     if name == "LINUX_HAS_SYSCALL_WRAPPER":
         return 1
     return kernel_config().get(name)

@@ -115,3 +115,22 @@ def helper(kind: int, helper_id: int) -> bool:
         return True
     # anything but "unknown/invalid func" (e.g. bad arguments) means the helper exists
     return "invalid func" not in text and "unknown func" not in text and err != errno.EPERM
+
+
+def bpf_cookie() -> bool:
+    """BPF cookies (``bpf_get_attach_cookie``, 5.15) for kprobe/uprobe/tracepoint links."""
+    from .sys.consts import ProgType
+    return helper(ProgType.KPROBE, 174)
+
+
+@functools.cache
+def kprobe_multi() -> bool:
+    """Multi-kprobe programs (``BPF_TRACE_KPROBE_MULTI``, 5.18)."""
+    from .sys.consts import AttachType, ProgType
+    fd, err, _ = sysbpf.prog_load(ProgType.KPROBE, _RET0, "GPL",
+                                  expected_attach_type=AttachType.TRACE_KPROBE_MULTI)
+    if fd is None:
+        log.debug("kprobe.multi: not supported (errno %d)", err)
+        return False
+    fd.close()
+    return True

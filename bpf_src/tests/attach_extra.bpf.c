@@ -5,6 +5,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
 
 #define ETH_P_IP 0x0800
 
@@ -19,6 +20,15 @@ __u64 raw_hits;
 __u64 samples_target, samples_other;
 __u64 sample_cpu_mask;                 /* bit n: a sample of the target ran on CPU n */
 
+/* bpf_get_attach_cookie exists from 5.15: where the kernel's enum bpf_func_id lacks it, CO-RE
+ * turns the condition into 0 and the verifier never sees the call (libbpf's idiom) */
+static __always_inline __u64 cookie_of(void *ctx)
+{
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_attach_cookie))
+		return bpf_get_attach_cookie(ctx);
+	return 0;
+}
+
 static __always_inline bool is_target(void)
 {
 	return !targ_pid || (bpf_get_current_pid_tgid() >> 32) == targ_pid;
@@ -29,7 +39,7 @@ int tp_cookie_prog(void *ctx)
 {
 	if (!is_target())
 		return 0;
-	tp_cookie = bpf_get_attach_cookie(ctx);
+	tp_cookie = cookie_of(ctx);
 	__sync_fetch_and_add(&tp_cookie_hits, 1);
 	return 0;
 }
@@ -47,7 +57,7 @@ int up_count(struct pt_regs *ctx)
 {
 	if (!is_target())
 		return 0;
-	up_cookie = bpf_get_attach_cookie(ctx);
+	up_cookie = cookie_of(ctx);
 	__sync_fetch_and_add(&up_hits, 1);
 	return 0;
 }

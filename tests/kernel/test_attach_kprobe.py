@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import pybpf
+from pybpf import features
 from pybpf.attach.kprobe import kprobes_available, syscall_prefix
 from pybpf.attach.probes import pybpf_events, write_event
 from pybpf.attach.tracefs import tracefs_path
@@ -42,6 +43,8 @@ def kobj():
 @pytest.fixture
 def mobj():
     require_feature(kprobes_available(), "kprobes (CONFIG_KPROBES unset)")
+    require_feature(features.kprobe_multi(), "multi-kprobe programs (BPF_TRACE_KPROBE_MULTI, 5.18)")
+    require_feature(features.bpf_cookie(), "BPF cookies (bpf_get_attach_cookie, 5.15)")
     with pybpf.load(obj_path("attach_kprobe_multi"), rodata={"targ_pid": os.getpid()}) as o:
         yield o
 

@@ -13,11 +13,13 @@ from pathlib import Path
 import pytest
 
 import pybpf
+from pybpf import features
 from pybpf.attach import live_links
 from pybpf.attach.probes import pybpf_events
+from pybpf.btf.types import Kind
 from pybpf.sys.consts import LinkType
 from pybpf.sys.cpus import online_cpus
-from tests.conftest import ROOT, obj_path
+from tests.conftest import ROOT, obj_path, require_feature
 
 pytestmark = pytest.mark.kernel
 
@@ -63,13 +65,22 @@ def test_pinned_link_outlives_close_until_unpinned(xobj, no_fd_leak):
     assert xobj.bss.raw_hits == before
 
 
+def perf_link_info() -> bool:
+    """bpf_link_info describes perf-event links (6.6+): its union has a perf_event member."""
+    info = pybpf.btf.load_kernel().find("bpf_link_info", Kind.STRUCT)
+    return any(u.name == "perf_event" for m in info.members
+               for u in pybpf.btf.load_kernel().resolve(m.type_id).members or ())
+
+
 def test_tracepoint_cookie_and_perf_link_info(xobj, no_fd_leak):
+    require_feature(features.bpf_cookie(), "BPF cookies (bpf_get_attach_cookie, 5.15)")
     with xobj.programs["tp_cookie_prog"].attach(cookie=0xFEED) as link:
         for _ in range(2):
             os.getppid()
         info = link.info()
     assert (xobj.bss.tp_cookie, xobj.bss.tp_cookie_hits) == (0xFEED, 2)
     assert info.type == LinkType.PERF_EVENT
+    require_feature(perf_link_info(), "perf-event link info in bpf_link_info (6.6)")
     assert info.details["perf_event_type"] == "tracepoint"
     assert info.details["cookie"] == 0xFEED
     assert info.details["name"] == "sys_enter_getppid"
@@ -77,11 +88,13 @@ def test_tracepoint_cookie_and_perf_link_info(xobj, no_fd_leak):
 
 def test_uprobe_cookie_and_link_info(xobj, no_fd_leak):
     from pybpf.attach.uprobe import resolve_binary, symbol_offset
+    require_feature(features.bpf_cookie(), "BPF cookies (bpf_get_attach_cookie, 5.15)")
     libc = resolve_binary("c")
     with xobj.programs["up_count"].attach_uprobe("c", "getppid", cookie=77) as link:
         os.getppid()
         info = link.info()
     assert (xobj.bss.up_cookie, xobj.bss.up_hits) == (77, 1)
+    require_feature(perf_link_info(), "perf-event link info in bpf_link_info (6.6)")
     assert info.details["perf_event_type"] == "uprobe"
     assert info.details["offset"] == symbol_offset(libc, "getppid")
     assert info.details["name"] == libc
