@@ -134,3 +134,20 @@ def kprobe_multi() -> bool:
         return False
     fd.close()
     return True
+
+
+@functools.cache
+def kernel_enum_value(enum: str, name: str) -> bool:
+    """Whether the kernel's BTF has enumerator ``name`` in ``enum`` (e.g. a new attach type)."""
+    from .btf.kernel import load_kernel
+    from .btf.types import Kind
+    try:
+        return any(e.name == name for t in load_kernel().find_all(enum, Kind.ENUM)
+                   for e in t.enumerators)
+    except BPFError:
+        return False
+
+
+def tcx() -> bool:
+    """tcx links (``BPF_TCX_INGRESS``, 6.6)."""
+    return kernel_enum_value("bpf_attach_type", "BPF_TCX_INGRESS")

@@ -148,9 +148,11 @@ int fill(struct args *ctx)
 	ev.pts[1].y = 99;
 	bpf_map_update_elem(&events, &k, &ev, BPF_ANY);
 
-	for (i = 0; i < 8; i++) {
+	for (i = 0; i < 8; i++) {               /* copies: the counter itself stays in a register */
+		__u32 key = i;
+
 		v = (__u64)i * 10 + factor;
-		bpf_map_update_elem(&arr, &i, &v, BPF_ANY);
+		bpf_map_update_elem(&arr, &key, &v, BPF_ANY);
 	}
 	k = 0;
 	v = cpu + 100;
@@ -159,8 +161,11 @@ int fill(struct args *ctx)
 	p.a = cpu + 1000;
 	p.b = cpu;
 	bpf_map_update_elem(&phash, &k, &p, BPF_ANY);
-	for (i = 1; i <= 3; i++)
-		bpf_map_push_elem(&fifo, &i, BPF_ANY);
+	for (i = 1; i <= 3; i++) {             /* 6.1 loses a 32-bit counter spilled to the stack */
+		__u32 val = i;
+
+		bpf_map_push_elem(&fifo, &val, BPF_ANY);
+	}
 	v = 10;
 	bpf_map_push_elem(&lifo, &v, BPF_ANY);
 	v = 20;

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import AttachError, BPFError
+from ..errors import AttachError, BPFError, NotSupportedError
 from ..sys import bpf as sysbpf
 from ..sys.consts import XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE, XDP_FLAGS_UPDATE_IF_NOEXIST, AttachType
 from .link import CallbackLink, FDLink, Link
@@ -281,7 +281,13 @@ def attach_tc(prog: Any, iface: int | str, direction: str = "ingress", legacy: b
                                     op=f"attach tcx {direction} {prog.name} to {iface}")
             return FDLink(fd, f"{prog.name} -> tcx {direction} {iface}")
         except BPFError as e:
-            if e.errno not in (errno.EINVAL, errno.EOPNOTSUPP) or legacy is False:
+            if e.errno not in (errno.EINVAL, errno.EOPNOTSUPP):
+                raise
+            if legacy is False:
+                from ..features import tcx
+                if not tcx():
+                    raise NotSupportedError(f"attach {what}: the kernel lacks tcx links (6.6+); "
+                                            f"legacy=True (or None) uses clsact + cls_bpf") from e
                 raise
             log.debug("no tcx link (%s): using clsact + cls_bpf", e)
     return _tc_netlink(prog, idx, direction, what, priority, handle)

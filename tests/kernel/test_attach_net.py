@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 import pybpf
-from tests.conftest import obj_path
+from pybpf import features
+from tests.conftest import obj_path, require_feature
 
 pytestmark = pytest.mark.kernel
 
@@ -150,6 +151,8 @@ def test_xdp_second_program_is_refused_clearly(xobj, bobj, veth):
 @pytest.mark.parametrize("legacy", [False, True], ids=["tcx", "netlink"])
 @pytest.mark.parametrize("direction", ["ingress", "egress"])
 def test_tc_counts_packets(bobj, veth, legacy, direction, no_fd_leak):
+    if not legacy:
+        require_feature(features.tcx(), "tcx links (BPF_TCX_INGRESS, 6.6)")
     rx = receiver()
     try:
         with bobj.programs["tc_count"].attach_tc("pybpfN0", direction, legacy=legacy) as link:
