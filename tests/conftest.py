@@ -40,6 +40,16 @@ def require_feature(present: bool, what: str) -> None:
         pytest.skip(f"kernel lacks {what}")
 
 
+def perf_link_info() -> bool:
+    """Whether bpf_link_info describes perf-event links (6.6+: a perf_event union member)."""
+    from pybpf.btf import load_kernel
+    from pybpf.btf.types import Kind
+    btf = load_kernel()
+    info = btf.find("bpf_link_info", Kind.STRUCT)
+    return any(u.name == "perf_event" for m in info.members
+               for u in btf.resolve(m.type_id).members or ())
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     problem = _kernel_problem()
     if problem is None:

@@ -17,7 +17,7 @@ from pybpf import features
 from pybpf.attach.kprobe import kprobes_available, syscall_prefix
 from pybpf.attach.probes import pybpf_events, write_event
 from pybpf.attach.tracefs import tracefs_path
-from tests.conftest import obj_path, require_feature
+from tests.conftest import obj_path, perf_link_info, require_feature
 
 pytestmark = pytest.mark.kernel
 
@@ -95,8 +95,9 @@ def test_kprobe_cookie(mobj):
     with mobj.programs["on_cookie"].attach_kprobe(GETPPID, cookie=0xC0FFEE) as link:
         os.getppid()
         details = link.info().details
-        assert (details["perf_event_type"], details["cookie"]) == ("kprobe", 0xC0FFEE)
     assert mobj.bss.cookie_seen == 0xC0FFEE
+    require_feature(perf_link_info(), "perf-event link info in bpf_link_info (6.6)")
+    assert (details["perf_event_type"], details["cookie"]) == ("kprobe", 0xC0FFEE)
 
 
 def test_ksyscall_auto_attach(mobj):

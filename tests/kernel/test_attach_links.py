@@ -16,10 +16,9 @@ import pybpf
 from pybpf import features
 from pybpf.attach import live_links
 from pybpf.attach.probes import pybpf_events
-from pybpf.btf.types import Kind
 from pybpf.sys.consts import LinkType
 from pybpf.sys.cpus import online_cpus
-from tests.conftest import ROOT, obj_path, require_feature
+from tests.conftest import ROOT, obj_path, perf_link_info, require_feature
 
 pytestmark = pytest.mark.kernel
 
@@ -63,13 +62,6 @@ def test_pinned_link_outlives_close_until_unpinned(xobj, no_fd_leak):
     for _ in range(3):
         os.getppid()
     assert xobj.bss.raw_hits == before
-
-
-def perf_link_info() -> bool:
-    """bpf_link_info describes perf-event links (6.6+): its union has a perf_event member."""
-    info = pybpf.btf.load_kernel().find("bpf_link_info", Kind.STRUCT)
-    return any(u.name == "perf_event" for m in info.members
-               for u in pybpf.btf.load_kernel().resolve(m.type_id).members or ())
 
 
 def test_tracepoint_cookie_and_perf_link_info(xobj, no_fd_leak):
