@@ -48,10 +48,12 @@ int on_sample(void *ctx)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_getpid")
-int on_getpid(void *ctx)
+/* raw_tp, not the syscalls tracepoint: before 6.x a syscall tracepoint hands bpf_get_stackid
+ * the task's user-mode registers, so the kernel stack comes back empty (-EFAULT) */
+SEC("raw_tp/sys_enter")
+int on_getpid(struct bpf_raw_tracepoint_args *ctx)
 {
-	if ((bpf_get_current_pid_tgid() >> 32) != targ_tgid)
+	if ((bpf_get_current_pid_tgid() >> 32) != targ_tgid || ctx->args[1] != 39 /* getpid */)
 		return 0;
 	getpid_stack = bpf_get_stackid(ctx, &stacks, 0);
 	return 0;
