@@ -18,7 +18,8 @@ __u64 sock_dropped;
 __u64 cg_in_pkts;
 __u64 raw_hits;
 __u64 samples_target, samples_other;
-__u64 sample_cpu_mask;                 /* bit n: a sample of the target ran on CPU n */
+__u32 sample_cpu_seen[64];             /* [n]: a sample of the target ran on CPU n (no atomic
+                                          * OR before 5.12, so one slot per CPU) */
 
 /* bpf_get_attach_cookie exists from 5.15: where the kernel's enum bpf_func_id lacks it, CO-RE
  * turns the condition into 0 and the verifier never sees the call (libbpf's idiom) */
@@ -108,7 +109,7 @@ int sample_cpu(struct bpf_perf_event_data *ctx)
 {
 	if (targ_pid && (bpf_get_current_pid_tgid() >> 32) == targ_pid) {
 		__sync_fetch_and_add(&samples_target, 1);
-		__sync_fetch_and_or(&sample_cpu_mask, 1ULL << (bpf_get_smp_processor_id() & 63));
+		sample_cpu_seen[bpf_get_smp_processor_id() & 63] = 1;
 	} else {
 		__sync_fetch_and_add(&samples_other, 1);
 	}

@@ -25,7 +25,7 @@ from typing import Any
 from elftools.common.exceptions import ELFError as _PyELFError
 from elftools.elf.elffile import ELFFile
 
-from ..errors import AttachError, BPFError
+from ..errors import AttachError, BPFError, NotSupportedError
 from .link import Link
 from .probes import (
     attach_legacy,
@@ -392,7 +392,7 @@ def attach_uprobe(prog: Any, path: str, symbol: str | None = None, retprobe: boo
                              lambda n: uprobe_line(n, binary, off, retprobe, ref_ctr_offset),
                              pid, cookie, what)
     except BPFError as e:
-        if isinstance(e, AttachError):
+        if isinstance(e, (AttachError, NotSupportedError)):
             raise
         hint = {errno.EINVAL: f"offset {off:#x} is not a probe-able instruction of {binary}?",
                 errno.ENOENT: f"{binary} vanished?", errno.ESRCH: f"no process {pid}"}

@@ -509,7 +509,8 @@ def attach_usdt(prog: Any, path: str, provider: str, name: str, pid: int = -1,
 def _attach_site(prog: Any, binary: str, f: UsdtFile, site: UsdtSite, spec_id: int, pid: int,
                  legacy: bool | None, maps: _SpecMaps, ip_keys: list[int]) -> Link:
     kw = dict(pid=pid, offset=site.offset, ref_ctr_offset=site.ref_ctr_offset, legacy=legacy)
-    if not ip_keys:
+    from ..features import bpf_cookie
+    if not ip_keys and bpf_cookie():
         try:
             return attach_uprobe(prog, binary, None, cookie=spec_id, **kw)
         except NotSupportedError as e:

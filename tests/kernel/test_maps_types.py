@@ -17,7 +17,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "unit"))
 
 from _codec_btf import Builder, common  # noqa: E402
+from conftest import require_feature  # noqa: E402
 
+from pybpf import features  # noqa: E402
 from pybpf.errors import BPFError, BPFPermissionError, MapError  # noqa: E402
 from pybpf.maps import (  # noqa: E402
     ArrayMap,
@@ -343,6 +345,7 @@ def test_queue_and_stack(mkmap: Maker) -> None:
 
 
 def test_bloom_filter(mkmap: Maker) -> None:
+    require_feature(features.map_type(MapType.BLOOM_FILTER), "bloom filter maps (5.16)")
     m = mkmap(MapType.BLOOM_FILTER, 0, 4, 1000, map_extra=3)
     assert isinstance(m, BloomFilterMap)
     for i in range(0, 100, 2):
