@@ -12,7 +12,7 @@ static __always_inline bool is_target(void)
 	return (bpf_get_current_pid_tgid() >> 32) == targ_pid;
 }
 
-SEC("kprobe.multi/__x64_sys_getpp*")
+SEC("kprobe.multi/*sys_getppid")
 int on_multi(struct pt_regs *ctx)
 {
 	if (is_target()) {
