@@ -223,17 +223,24 @@ def test_kprobe_error_on_kernel_without_kprobes():
             o.programs["on_entry"].attach()
 
 
-def test_fentry_eperm_is_explained():
+def test_fentry_eperm_is_explained(tmp_path):
     try:
         o = pybpf.load(obj_path("attach_fentry"), rodata={"targ_pid": os.getpid()})
-    except pybpf.BPFPermissionError as e:
+    except pybpf.BPFPermissionError as e:             # the dev host refuses trampolines
         assert "trampoline" in str(e) and "fentry" in str(e) and e.errno == 1
         return
-    with o, o.programs["on_unlinkat"].attach():          # a kernel where fentry works
-        p = Path(f"/tmp/pybpf_fentry_{os.getpid()}")
-        p.touch()
-        p.unlink()
-    assert o.bss.fentry_hits >= 1
+    f = tmp_path / "data"                             # a kernel where fentry/fexit work
+    f.write_bytes(b"0123456789")
+    with o, o.programs["on_read"].attach(), o.programs["on_read_exit"].attach():
+        fd = os.open(f, os.O_RDONLY)
+        try:
+            assert os.read(fd, 7) == b"0123456"
+            assert (o.bss.fentry_count, o.bss.fexit_ret) == (7, 7)
+            assert os.read(fd, 7) == b"789"           # 3 left: fexit sees the return value
+            assert (o.bss.fentry_count, o.bss.fexit_ret) == (7, 3)
+        finally:
+            os.close(fd)
+        assert o.bss.fentry_hits >= 2
 
 
 def test_clear_errors(obj, adder):
