@@ -181,9 +181,7 @@ class PerfLink(Link):
                 return
             except BPFError as e:
                 if e.errno == errno.EEXIST:
-                    raise AttachError(f"{self.description}: this program is already attached to "
-                                      f"this event (the kernel allows it once per event)",
-                                      e.errno) from e
+                    raise self._already_attached(e) from e
                 if e.errno not in _NO_LINK_ERRNOS:
                     raise
                 if cookie:
@@ -196,11 +194,14 @@ class PerfLink(Link):
         try:
             perf.perf_set_bpf(int(self.perf_fd), prog_fd)
         except BPFError as e:
-            if e.errno == errno.EEXIST:
-                raise AttachError(f"{self.description}: a program is already attached to this "
-                                  f"perf event", e.errno) from e
+            if e.errno == errno.EEXIST:             # same program already on this event
+                raise self._already_attached(e) from e
             raise
         perf.perf_enable(int(self.perf_fd))
+
+    def _already_attached(self, e: BPFError) -> AttachError:
+        return AttachError(f"{self.description}: this program is already attached to this "
+                           f"event (the kernel allows it once per event)", e.errno)
 
     def _link_fd(self) -> FD | None:
         return self.bpf_link
