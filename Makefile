@@ -54,9 +54,12 @@ deps:
 
 # The whole test suite, on a fresh Debian machine as root.
 # The attach/detach soaks run PYBPF_HYGIENE_CYCLES cycles (1000 here; `make soak` runs 10,000).
+# Then the same kernel tests on Debian's 5.10/6.1/6.12/7.2 kernels under qemu (`make matrix`;
+# PYBPF_SKIP_MATRIX=1 leaves it out).
 test: deps check-objects
 	PYBPF_REQUIRE_KERNEL=1 PYBPF_HYGIENE_CYCLES=$${PYBPF_HYGIENE_CYCLES:-1000} \
 	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/unit tests/kernel
+	@if [ "$${PYBPF_SKIP_MATRIX:-0}" != 1 ]; then $(MAKE) --no-print-directory matrix; fi
 
 soak:
 	PYBPF_REQUIRE_KERNEL=1 PYBPF_HYGIENE_CYCLES=10000 \

@@ -26,6 +26,7 @@ mkmap = test_maps_types.mkmap          # the fixture, shared
 N = 100_000
 
 
+@pytest.mark.slow       # ~47 s under the matrix's TCG; the host suite runs it
 def test_hash_batch_matches_per_key_100k(mkmap: Maker) -> None:
     m = mkmap(MapType.HASH, 4, 8, N)
     expected = {i: i * 3 + 1 for i in range(N)}

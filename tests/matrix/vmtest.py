@@ -510,6 +510,7 @@ class Result:
     image: str = ""
     failures: tuple[str, ...] = ()
     problem: str = ""
+    retried: bool = False   # the first boot gave no result (guest crash or timeout)
 
     @property
     def ok(self) -> bool:
@@ -518,11 +519,13 @@ class Result:
 
 def default_command(out: str = GUEST_OUT) -> str:
     py = os.path.realpath(sys.executable)
-    # -v: a run cut by the timeout still shows how far it got; the attach/detach soaks run
-    # 200 cycles (TCG is slow; the host suite runs 1000, `make soak` 10,000)
+    # -v: a run cut by the timeout still shows how far it got. Tests marked slow (the
+    # attach/detach soaks, the 100k-entry batch comparison) run on the host suite only: under
+    # TCG they would double the matrix time and they exercise no kernel-specific path
     return (f"cd {shlex.quote(str(REPO))} && PYBPF_REQUIRE_KERNEL=1 PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 "
-            f"PYTHONDONTWRITEBYTECODE=1 XDG_CACHE_HOME=/tmp PYBPF_HYGIENE_CYCLES=200 "
-            f"{shlex.quote(py)} -m pytest -p no:cacheprovider -v -rfEs --tb=short tests/kernel "
+            f"PYTHONDONTWRITEBYTECODE=1 XDG_CACHE_HOME=/tmp "
+            f"{shlex.quote(py)} -m pytest -p no:cacheprovider -v -rfEs --tb=short -m 'not slow' "
+            f"tests/kernel "
             f"--junitxml={out}/junit.xml; rc=$?; "
             f"{shlex.quote(py)} -m pybpf object info {CORE_PROOF_OBJ} > {out}/core.txt 2>&1; "
             f"exit $rc")
@@ -609,7 +612,7 @@ def table(results: list[Result]) -> str:
     yn = {True: "yes", False: "no", None: "?"}
     rows = [head]
     for r in results:
-        rows.append((r.label, r.release, "-" if r.rc is None else str(r.rc), str(r.passed),
+        rows.append((r.label + (" (retried)" if r.retried else ""), r.release, "-" if r.rc is None else str(r.rc), str(r.passed),
                      str(r.failed), str(r.errors), str(r.skipped), f"{r.wall:.1f}",
                      "-" if r.boot is None else f"{r.boot:.1f}", yn[r.btf], yn[r.kprobes]))
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
@@ -672,6 +675,15 @@ def main(argv: list[str] | None = None) -> int:
             r = fut.result()
             done[r.label] = r
             log(f"{r.label}: rc={r.rc} {r.wall:.1f}s {r.problem}")
+    for label, r in list(done.items()):
+        if r.rc is None:    # the guest died (once: a 7.2 oops in int3 text patching under TCG)
+            k = next(k for k in kernels if k.label == label)
+            crashed = results / f"{label}.console.crashed.log"
+            shutil.copy(results / f"{label}.console.log", crashed)
+            log(f"{label}: no result ({r.problem}); console kept in {crashed}; booting once more")
+            r = boot(k, images[label], command, results, args.timeout)
+            done[label] = dataclasses.replace(r, problem=r.problem or "", retried=True)
+            log(f"{label}: rc={r.rc} {r.wall:.1f}s {r.problem}")
     ordered = [done[k.label] for k in kernels]
     print(table(ordered))
     for r in ordered:
