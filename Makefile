@@ -58,7 +58,7 @@ deps:
 # PYBPF_SKIP_MATRIX=1 leaves it out).
 test: deps check-objects
 	PYBPF_REQUIRE_KERNEL=1 PYBPF_HYGIENE_CYCLES=$${PYBPF_HYGIENE_CYCLES:-1000} \
-	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/unit tests/kernel
+	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/unit tests/kernel --junitxml=build/junit-host.xml
 	@if [ "$${PYBPF_SKIP_MATRIX:-0}" != 1 ]; then $(MAKE) --no-print-directory matrix; fi
 
 soak:

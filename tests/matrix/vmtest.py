@@ -601,6 +601,20 @@ def boot(kernel: Kernel, image: Path, command: str, results: Path, timeout: int)
                   skipped=counts[3], failures=counts[4])
 
 
+HOST_JUNIT = "build/junit-host.xml"   # written by `make test`'s host pytest run
+
+
+def host_result(junit: Path) -> Result | None:
+    """The host suite's row (from `make test`'s junit file, if written in the last hour)."""
+    if not junit.exists() or time.time() - junit.stat().st_mtime > 3600:
+        return None
+    passed, failed, errors, skipped, failures = parse_junit(junit)
+    return Result("host", os.uname().release, 0 if not (failed or errors) else 1, passed, failed,
+                  errors, skipped, btf=os.path.exists("/sys/kernel/btf/vmlinux"),
+                  kprobes=os.path.exists("/sys/bus/event_source/devices/kprobe"),
+                  failures=failures)
+
+
 def _flag(facts: dict[str, str], key: str) -> bool | None:
     return None if key not in facts else facts[key] == "1"
 
@@ -685,7 +699,8 @@ def main(argv: list[str] | None = None) -> int:
             done[label] = dataclasses.replace(r, problem=r.problem or "", retried=True)
             log(f"{label}: rc={r.rc} {r.wall:.1f}s {r.problem}")
     ordered = [done[k.label] for k in kernels]
-    print(table(ordered))
+    host = host_result(REPO / HOST_JUNIT)
+    print(table(([host] if host else []) + ordered))
     for r in ordered:
         if r.problem:
             print(f"\n{r.label}: {r.problem}")
