@@ -166,6 +166,23 @@ def text_value(raw: bytes) -> str | bytes:
         return raw.rstrip(b"\0")
 
 
+class _TextMemo(dict):  # type: ignore[type-arg]
+    """``char[N]`` bytes -> ``text_value``, remembered: event strings repeat (comm names,
+    paths), and a dict hit costs a fraction of splitting and decoding. Emptied when full."""
+
+    __slots__ = ("limit",)
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.limit = max(64, min(4096, (1 << 20) // max(n, 1)))
+
+    def __missing__(self, raw: bytes) -> str | bytes:
+        if len(self) >= self.limit:
+            self.clear()
+        v = self[raw] = text_value(raw)
+        return v
+
+
 # ---------------------------------------------------------------- the codec object
 
 class Codec:
@@ -483,7 +500,7 @@ class _Compiler:
         self.leaves: list[_Leaf] = []
         self.leaf_keys: dict[tuple[int, str], int] = {}
         self.stmts: list[str] = []
-        self.env: dict[str, Any] = {"_text": text_value, "_from_bytes": int.from_bytes}
+        self.env: dict[str, Any] = {"_from_bytes": int.from_bytes}
         self.nvar = 0
         self.needs_buf = False
         self.limit = limit
@@ -734,11 +751,7 @@ class _Compiler:
         if n == 0:
             return "''" if _is_char(et) else ("b''" if _is_byte(et) else "()")
         if _is_char(et):
-            tok = self.leaf(off, n, f"{n}s")
-            v = self.var()
-            self.stmts.append(f"try:\n    {v} = {tok}.partition(b'\\0')[0].decode()\n"
-                              f"except UnicodeDecodeError:\n    {v} = {tok}.rstrip(b'\\0')")
-            return v
+            return f"{self.name_obj('tx', _TextMemo(n).__getitem__)}({self.leaf(off, n, f'{n}s')})"
         if _is_byte(et):
             return self.leaf(off, n, f"{n}s")
         scalar = self.scalar_fmt(et)
@@ -776,7 +789,7 @@ class _Compiler:
         if k == Kind.ARRAY and t.nelems:
             et, _ = self.resolve(t.elem_type_id)
             if _is_char(et):
-                return f"{t.nelems}s", "_text"
+                return f"{t.nelems}s", self.name_obj("tx", _TextMemo(t.nelems).__getitem__)
             if _is_byte(et):
                 return f"{t.nelems}s", None
         return None
@@ -862,10 +875,17 @@ def _source(unpack: list[tuple[str, str]], body: list[str], result: str, many: b
             "        raise _short(_name, _size, buf, off, e) from None"]
     src += ["    " + line for line in body] + [f"    return {result}"]
     if many:
-        src += ["def many(it):", "    out = []", "    app = out.append",
-                f"    for {unpack[0][0]} in it:"]
-        src += ["        " + line for line in body]
-        src += [f"        app({result})", "    return out"]
+        target = unpack[0][0]
+        plain = re.fullmatch(r"(_R\d+)\(\((.*)\)\)", result)
+        if not body and plain and plain.group(2) == target:   # the record is the row itself
+            src += ["def many(it):", f"    return list(map({plain.group(1)}, it))"]
+        elif not body:
+            src += ["def many(it):", f"    return [{result} for {target} in it]"]
+        else:
+            src += ["def many(it):", "    out = []", "    app = out.append",
+                    f"    for {target} in it:"]
+            src += ["        " + line for line in body]
+            src += [f"        app({result})", "    return out"]
     return "\n".join(src)
 
 

@@ -33,7 +33,7 @@ from ..sys.cpus import online_cpus
 from ..sys.fd import FD
 from ..sys.perf import PAGE_SIZE, perf_enable, perf_event_open
 from .base import BaseMap, register_map_class
-from .codec import Codec
+from .codec import Codec, paused_gc
 from .ringbuf import event_codec, event_type_name
 
 log = logging.getLogger("pybpf.maps")
@@ -45,6 +45,38 @@ _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 _HEAD, _TAIL, _DOFF, _DSIZE = 128, 129, 130, 131      # u64 indexes in the control page
 DEFAULT_PAGES = 64
+_MIN_RUN = 4          # samples: below this a run is decoded one by one
+
+
+def _sample_run(data: memoryview, off: int, n: int, rsize: int, raw_n: int) -> int:
+    """How many of the ``n`` records at ``off`` (``rsize`` apart) are samples of ``rsize``
+    bytes carrying ``raw_n`` bytes: type, record size and raw size read as strided views,
+    a short stretch first (mixed records cost a few reads each), then longer ones."""
+    done, k = 0, 16
+    while done < n:
+        m = min(k, n - done)
+        region = data[off + done * rsize:off + (done + m) * rsize]
+        w = region.cast("I")
+        typs, raws = w[::rsize >> 2].tolist(), w[2::rsize >> 2].tolist()
+        sizes = region.cast("H")[3::rsize >> 1].tolist()
+        if typs.count(PERF_RECORD_SAMPLE) != m or sizes.count(rsize) != m or \
+                raws.count(raw_n) != m:
+            return done + next(i for i in range(m) if (typs[i], sizes[i], raws[i]) !=
+                               (PERF_RECORD_SAMPLE, rsize, raw_n))
+        done += m
+        k <<= 4
+    return n
+
+
+_bytes_structs: dict[tuple[int, int], struct.Struct] = {}
+
+
+def _raw_bytes_struct(raw_n: int, rsize: int) -> struct.Struct:
+    """A Struct reading one sample's raw data as ``bytes`` from a run of records."""
+    s = _bytes_structs.get((raw_n, rsize))
+    if s is None:
+        s = _bytes_structs[(raw_n, rsize)] = struct.Struct(f"12x{raw_n}s{rsize - 12 - raw_n}x")
+    return s
 
 
 class _CpuRing:
@@ -173,9 +205,16 @@ class PerfBuffer(BaseMap):
         self._check_open()
         return self._epoll.fileno()
 
-    def _drain(self, ring: _CpuRing, out: list[Any], decode: Any, esize: int) -> None:
+    def _drain(self, ring: _CpuRing, out: list[Any], codec: Codec | None) -> None:
+        """Append the ring's samples to ``out``, decoded with ``codec`` (None: bytes).
+
+        Runs of samples of one size that do not cross the ring end are checked with
+        strided header views and decoded in one ``decode_many`` (or ``iter_unpack``).
+        """
         meta, data, size, mask = ring.meta, ring.data, ring.size, ring.mask
         unpack_hdr, u32, u64 = _HDR.unpack_from, _U32.unpack_from, _U64.unpack_from
+        decode = codec.decode if codec is not None else None
+        esize = codec.size if codec is not None else 0
         put = out.append
         tail = meta[_TAIL]
         head = meta[_HEAD]
@@ -186,6 +225,20 @@ class PerfBuffer(BaseMap):
                 if rsize < 8:
                     raise MapError(f"perf buffer {self.name}: corrupt record header on cpu "
                                    f"{ring.cpu} (size {rsize})")
+                if typ == PERF_RECORD_SAMPLE and rsize >= 16 and not rsize & 7:
+                    # decode_many reads whole strides from +12: keep the last one inside
+                    n = min(head - tail, size - off - 12) // rsize
+                    raw_n = u32(data, off + 8)[0] if n >= _MIN_RUN else rsize
+                    if 12 + raw_n <= rsize:
+                        n = _sample_run(data, off, n, rsize, raw_n)
+                        if n >= _MIN_RUN:
+                            if decode is not None and raw_n >= esize:
+                                out += codec.decode_many(data, n, rsize, off + 12)  # type: ignore[union-attr]
+                            else:
+                                out += [b for (b,) in _raw_bytes_struct(raw_n, rsize).iter_unpack(
+                                    data[off:off + n * rsize])]
+                            tail += n * rsize
+                            continue
                 if off + rsize <= size:
                     buf, base = data, off
                 else:                               # wraps the ring end: reassemble
@@ -243,13 +296,14 @@ class PerfBuffer(BaseMap):
         """Whether any ring holds unread records."""
         return any(r.pending() for r in self._rings)
 
-    def consume(self, callback: Callable[[Any], Any] | None = None, raw: bool = False,
+    def consume(self, callback: Callable[[Any], Any] | None = None, raw: bool | type = False,
                 type: str | None = None) -> Any:  # noqa: A002 - the C type to decode as
         """Take what is available now: a list of records, or the count given to
         ``callback``. ``raw=True`` (with a callback) passes memoryviews of each sample's
-        data, valid only during the call. ``type`` decodes as that C type this time."""
+        data, valid only during the call; ``raw=bytes`` gives the data as ``bytes``.
+        ``type`` decodes as that C type this time."""
         self._check_open()
-        if raw:
+        if raw and raw is not bytes:
             if callback is None:
                 raise MapError("consume(raw=True) needs a callback (views die on advance)")
             n = 0
@@ -257,13 +311,12 @@ class PerfBuffer(BaseMap):
                 callback(rec)
                 n += 1
             return n
-        codec = self._ev if type is None else _resolve(self, type)[0]
-        decode = codec.decode if codec is not None else None
-        esize = codec.size if codec is not None else 0
+        codec = None if raw else self._ev if type is None else _resolve(self, type)[0]
         out: list[Any] = []
-        for ring in self._rings:
-            if ring.pending():
-                self._drain(ring, out, decode, esize)
+        with paused_gc():       # samples are acyclic: no collections while thousands pile up
+            for ring in self._rings:
+                if ring.pending():
+                    self._drain(ring, out, codec)
         if callback is None:
             return out
         for r in out:
@@ -271,7 +324,7 @@ class PerfBuffer(BaseMap):
         return len(out)
 
     def poll(self, timeout: float | None = None, callback: Callable[[Any], Any] | None = None,
-             raw: bool = False, type: str | None = None) -> Any:  # noqa: A002
+             raw: bool | type = False, type: str | None = None) -> Any:  # noqa: A002
         """Wait up to ``timeout`` seconds (None: forever) for records, then take them all.
 
         Returns the records (a list; ``raw=True`` without callback: an iterator of
@@ -281,7 +334,7 @@ class PerfBuffer(BaseMap):
         self._check_open()
         if not self.pending():
             self._epoll.poll(-1 if timeout is None else timeout)
-        if raw and callback is None:
+        if raw and raw is not bytes and callback is None:
             return self._raw_records()
         return self.consume(callback, raw, type)
 

@@ -22,7 +22,7 @@ from ..sys import bpf as sysbpf
 from ..sys.consts import MapType
 from ..sys.perf import PAGE_SIZE
 from .base import BaseMap, register_map_class
-from .codec import Codec, codec_for
+from .codec import Codec, codec_for, paused_gc
 
 log = logging.getLogger("pybpf.maps")
 
@@ -64,19 +64,41 @@ def resolve_event_type(btf: Any, cname: str | None, map_name: str) -> tuple[Code
     return codec_for(btf, tid, btf.size_of(tid)), tid
 
 
-_MIN_RUN = 8          # records: below this the bulk path costs more than it saves
+_LEN = 0x3FFFFFFF     # the length bits of a record header
+_PROBE = 16           # headers compared before a run is trusted to be long
+_CHUNK = 4096         # records decoded at a time when callbacks run in between
+_ALL = 1 << 62
 
 
-def _run_length(data: memoryview, off: int, n: int, stride: int, size: int) -> int:
+def _run_length(data: memoryview, off: int, n: int, stride: int, length: int) -> int:
     """How many of the ``n`` records at ``off`` (``stride`` apart) are committed records of
-    exactly ``size`` bytes: their headers, read as one strided view, equal ``size``."""
-    hdrs = data[off:off + n * stride].cast("I")[::stride >> 2].tolist()
-    if hdrs.count(size) == n:
-        return n
-    for i, h in enumerate(hdrs):
-        if h != size:
-            return i
-    return n  # pragma: no cover - count() said one differs
+    exactly ``length`` bytes: their headers (read as strided u32 views) equal ``length``.
+
+    A short probe comes first, then ever longer stretches, so that records of mixed
+    lengths cost a few header reads each and a long uniform run few Python steps.
+    """
+    step, done, k = stride >> 2, 0, _PROBE
+    while done < n:
+        m = min(k, n - done)
+        a = off + done * stride
+        hdrs = data[a:a + m * stride].cast("I")[::step].tolist()
+        if hdrs.count(length) != m:
+            return done + next(i for i, h in enumerate(hdrs) if h != length)
+        done += m
+        k <<= 4
+    return n
+
+
+_bytes_structs: dict[tuple[int, int], struct.Struct] = {}
+
+
+def _bytes_struct(length: int, stride: int) -> struct.Struct:
+    """A Struct reading one record's data as ``bytes`` from a run (header included)."""
+    s = _bytes_structs.get((length, stride))
+    if s is None:
+        s = _bytes_structs[(length, stride)] = struct.Struct(
+            f"{HDR}x{length}s{stride - HDR - length}x")
+    return s
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +117,8 @@ class RecordBatch:
     stride: int
 
     def views(self) -> list[memoryview]:
-        mv = memoryview(self.data)
-        return [mv[o:o + self.length] for o in range(HDR, HDR + self.count * self.stride,
-                                                      self.stride)]
+        mv, n = memoryview(self.data), self.length
+        return [mv[o:o + n] for o in range(HDR, HDR + self.count * self.stride, self.stride)]
 
     def decode(self, codec: Codec) -> list[Any]:
         if self.length < codec.size:
@@ -111,8 +132,14 @@ class RingBuffer(BaseMap):
 
     ``poll(timeout)`` returns the records available (waiting up to ``timeout`` seconds for
     the first one; ``None`` waits forever), decoded with the object's event type when it
-    is known (``PYBPF_EVENT``), else as ``bytes``. ``raw=True`` yields memoryviews into the
-    ring that stay valid only until the next record is requested.
+    is known (``PYBPF_EVENT``), else as ``bytes``. ``raw=True`` gives memoryviews into the
+    ring, ``raw=bytes`` each record's data copied as ``bytes`` (the fastest per-record form).
+
+    Records are taken in runs: every committed record between the consumer and producer
+    positions, up to the first one still being written (busy); discarded ones are
+    skipped. The consumer position is written after each run, so the kernel gets the
+    space back while a long drain goes on. A callback that raises consumes the record it
+    was given (as libbpf does); the records after it stay in the ring.
     """
 
     def __init__(self, fd: Any, spec: Any, btf: Any = None) -> None:
@@ -147,128 +174,141 @@ class RingBuffer(BaseMap):
         """Decode records as the C type ``cname`` of the object's BTF (None: bytes)."""
         self._codec, self._ev_type = resolve_event_type(self.btf, cname, self.name)
 
-    # ---- consuming ----
+    # ---- walking the ring ----
 
     def fileno(self) -> int:
         """The map fd: readable when records are available (selectors, asyncio)."""
         return self.fd
 
-    def _records(self) -> Iterator[memoryview]:
-        """Available records as views; the consumer position advances as each is taken."""
-        cons = self._cons[0]
-        data, mask, cons_view = self._data, self._mask, self._cons
-        while True:
-            prod = self._prod_pos[0]
-            if cons >= prod:
-                return
-            while cons < prod:
-                off = cons & mask
-                (hdr,) = _U32.unpack_from(data, off)
-                if hdr & BUSY:
-                    return
-                length = hdr & ~(BUSY | DISCARD)
-                nxt = cons + ((length + HDR + 7) & ~7)
-                if not hdr & DISCARD:
-                    yield data[off + HDR:off + HDR + length]
-                cons = nxt
-                cons_view[0] = cons
+    def _runs(self, limit: int) -> Iterator[tuple[int, int, int, int, int]]:
+        """``(position, offset, count, length, stride)`` of each run of at most ``limit``
+        committed records of one length, from the consumer position on.
 
-    def _drain_decoded(self, c: Codec | None) -> list[Any]:
-        """Decode every available record (consumer position written once per batch: the
-        kernel sees the space free when the batch is taken).
-
-        Runs of records of exactly the event type's size are checked and decoded in bulk:
-        their headers are read as one strided u32 view, the records with the codec's
-        ``decode_many`` (one ``iter_unpack``); the double mapping makes a run contiguous
-        even across the end of the ring.
+        ``position`` is the run's consumer position (the consumer page holds it when the
+        run is yielded), ``offset`` where its first header lies in the data mapping; the
+        double mapping keeps a run contiguous across the end of the ring. Resuming hands
+        the run back to the kernel; a caller that stops inside a run writes the position
+        itself. Discarded records are skipped; a busy one ends the walk.
         """
-        decode = c.decode if c is not None else None
-        size = c.size if c is not None else -1
-        stride = (size + HDR + 7) & ~7
-        max_run = self.size // stride if c is not None else 0
-        data, mask, unpack = self._data, self._mask, _U32.unpack_from
-        out: list[Any] = []
-        put = out.append
-        cons = self._cons[0]
-        prod = self._prod_pos[0]
-        while cons < prod:
+        data, mask, ring = self._data, self._mask, self.size
+        cons_v, prod_v, unpack = self._cons, self._prod_pos, _U32.unpack_from
+        cons = cons_v[0]
+        while cons < (prod := prod_v[0]):
             while cons < prod:
                 off = cons & mask
                 hdr = unpack(data, off)[0]
-                if hdr == size:
-                    n = min((prod - cons) // stride, max_run)
-                    if n >= _MIN_RUN:
-                        n = _run_length(data, off, n, stride, size)
-                        out += c.decode_many(data, n, stride, off + HDR)  # type: ignore[union-attr]
-                        cons += n * stride
-                        continue
                 if hdr & BUSY:
-                    self._cons[0] = cons
-                    return out
-                length = hdr & 0x3FFFFFFF
-                if not hdr & DISCARD:
-                    if decode is not None and length >= size:
-                        put(decode(data, off + HDR))
-                    else:
-                        put(bytes(data[off + HDR:off + HDR + length]))
-                cons += (length + HDR + 7) & ~7
-            self._cons[0] = cons
-            prod = self._prod_pos[0]
-        return out
+                    cons_v[0] = cons
+                    return
+                length = hdr & _LEN
+                stride = (length + HDR + 7) & ~7
+                if hdr & DISCARD:
+                    cons += stride
+                    continue
+                n = min((prod - cons) // stride, ring // stride, limit)
+                if n > 1:
+                    n = _run_length(data, off, n, stride, length)
+                cons_v[0] = cons
+                yield cons, off, n, length, stride
+                cons += n * stride
+        cons_v[0] = cons
+
+    def _stopped(self, pos: int, n: int, stride: int, it: Any) -> None:
+        """A callback raised in the run at ``pos``: the records handed out are consumed."""
+        self._cons[0] = pos + (n - it.__length_hint__()) * stride
+
+    def _decode_run(self, c: Codec | None, off: int, n: int, length: int,
+                    stride: int) -> list[Any]:
+        data = self._data
+        if c is not None and length >= c.size:
+            if n == 1:
+                return [c.decode(data, off + HDR)]
+            return c.decode_many(data, n, stride, off + HDR)
+        if n == 1:
+            return [bytes(data[off + HDR:off + HDR + length])]
+        return [b for (b,) in _bytes_struct(length, stride).iter_unpack(
+            data[off:off + n * stride])]
+
+    def _deliver(self, c: Codec | None, callback: Callable[[Any], Any]) -> int:
+        """Decode run by run (``_CHUNK`` records at most) and call ``callback`` for each."""
+        count = 0
+        for pos, off, n, length, stride in self._runs(_CHUNK):
+            it = iter(self._decode_run(c, off, n, length, stride))
+            try:
+                for r in it:
+                    callback(r)
+            except BaseException:
+                self._stopped(pos, n, stride, it)
+                raise
+            count += n
+        return count
+
+    def _views(self) -> Iterator[memoryview]:
+        """The records as views into the ring; leaving the loop early consumes the records
+        seen (unless the ring was consumed further meanwhile)."""
+        data = self._data
+        for pos, off, n, length, stride in self._runs(_CHUNK):
+            start = off + HDR
+            it = iter(range(start, start + n * stride, stride))
+            try:
+                for o in it:
+                    yield data[o:o + length]
+            except GeneratorExit:
+                if self._epoll is not None and self._cons[0] == pos:
+                    self._stopped(pos, n, stride, it)
+                raise
+
+    def _view_each(self, callback: Callable[[Any], Any]) -> int:
+        data, count = self._data, 0
+        for pos, off, n, length, stride in self._runs(_CHUNK):
+            start = off + HDR
+            it = iter(range(start, start + n * stride, stride))
+            try:
+                for o in it:
+                    callback(data[o:o + length])
+            except BaseException:
+                self._stopped(pos, n, stride, it)
+                raise
+            count += n
+        return count
+
+    # ---- consuming ----
 
     def consume_batches(self) -> list[RecordBatch]:
         """Take every available record as packed copies, one ``RecordBatch`` per run of
         equal-length records (one slice copy per run: the fastest way out of the ring).
         Discarded records are dropped; the space is handed back to the kernel at once."""
         self._check_open()
-        data, mask, unpack = self._data, self._mask, _U32.unpack_from
-        out: list[RecordBatch] = []
-        cons = self._cons[0]
-        busy = False
-        while not busy and cons < (prod := self._prod_pos[0]):
-            while cons < prod:
-                off = cons & mask
-                hdr = unpack(data, off)[0]
-                if hdr & BUSY:
-                    busy = True
-                    break
-                length = hdr & 0x3FFFFFFF
-                stride = (length + HDR + 7) & ~7
-                if hdr & DISCARD:
-                    cons += stride
-                    continue
-                n = min((prod - cons) // stride, self.size // stride)
-                n = _run_length(data, off, n, stride, length) if n > 1 else 1
-                # + HDR: the tail after the last record, so every record has a full stride
-                out.append(RecordBatch(bytes(data[off:off + n * stride + HDR]), n, length,
-                                       stride))
-                cons += n * stride
-            self._cons[0] = cons
-        return out
+        data = self._data
+        # + HDR: the tail after the last record, so every record has a full stride
+        return [RecordBatch(bytes(data[off:off + n * stride + HDR]), n, length, stride)
+                for _, off, n, length, stride in self._runs(_ALL)]
 
-    def consume(self, callback: Callable[[Any], Any] | None = None, raw: bool = False,
+    def consume(self, callback: Callable[[Any], Any] | None = None, raw: bool | type = False,
                 type: str | None = None) -> Any:  # noqa: A002 - the C type to decode as
         """Take what is available now: a list of records, or the count given to ``callback``.
 
         ``raw=True`` (with a callback) passes memoryviews into the ring, valid only during
-        the call; ``type`` decodes as that C type ("struct event") this time.
+        the call; ``raw=bytes`` gives each record's data as ``bytes`` (list or callback);
+        ``type`` decodes as that C type ("struct event") this time.
         """
         self._check_open()
-        if raw:
+        if raw is bytes:
+            codec = None
+        elif raw:
             if callback is None:
                 raise MapError("consume(raw=True) needs a callback (views die on advance)")
-            n = 0
-            for rec in self._records():
-                callback(rec)
-                n += 1
-            return n
-        codec = self._codec if type is None else resolve_event_type(self.btf, type, self.name)[0]
-        records = self._drain_decoded(codec)
-        if callback is None:
-            return records
-        for r in records:
-            callback(r)
-        return len(records)
+            return self._view_each(callback)
+        else:
+            codec = self._codec if type is None else resolve_event_type(self.btf, type,
+                                                                           self.name)[0]
+        if callback is not None:
+            return self._deliver(codec, callback)
+        out: list[Any] = []
+        with paused_gc():       # records are acyclic: no collections while thousands pile up
+            for _, off, n, length, stride in self._runs(_ALL):
+                out += self._decode_run(codec, off, n, length, stride)
+        return out
 
     def _check_open(self) -> None:
         if self._fd.closed:               # the object was closed under us: unmap now
@@ -281,19 +321,19 @@ class RingBuffer(BaseMap):
         return bool(self._cons[0] < self._prod_pos[0])
 
     def poll(self, timeout: float | None = None, callback: Callable[[Any], Any] | None = None,
-             raw: bool = False, type: str | None = None) -> Any:  # noqa: A002
+             raw: bool | type = False, type: str | None = None) -> Any:  # noqa: A002
         """Wait up to ``timeout`` seconds (None: forever) for records, then take them all.
 
-        Returns the records (a list, iterable), or with ``callback`` the number passed to
-        it. ``raw=True`` without a callback returns an iterator of memoryviews into the
-        ring: each is valid only until the next one is requested (the space is handed
-        back to the kernel then); copy with ``bytes()`` to keep one.
+        Returns the records (a list), or with ``callback`` the number passed to it.
+        ``raw=True`` without a callback returns an iterator of memoryviews into the
+        ring: each stays valid until the next one is requested; copy with ``bytes()`` to
+        keep one (or ask for ``raw=bytes``).
         """
         self._check_open()
         if self._cons[0] >= self._prod_pos[0]:
             self._epoll.poll(-1 if timeout is None else timeout)
-        if raw and callback is None:
-            return self._records()
+        if raw and raw is not bytes and callback is None:
+            return self._views()
         return self.consume(callback, raw, type)
 
     def close(self) -> None:
