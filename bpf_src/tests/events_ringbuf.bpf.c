@@ -2,8 +2,9 @@
 /* Ring buffer producer driven by BPF_PROG_TEST_RUN: emit_n records with known values,
  * one discarded record per run, and a count of reservations the full ring refused.
  * emit_ctx takes the value and count from its context (a struct the caller passes);
- * emit_xdp runs under test_run(repeat=N) for the benchmark. raw_tp rather than syscall
- * programs: their test runs exist from 5.10 on, with the tracing helpers. */
+ * emit_mixed writes records of the lengths the caller chooses; emit_xdp runs under
+ * test_run(repeat=N) for the benchmark. raw_tp rather than syscall programs: their test
+ * runs exist from 5.10 on, with the tracing helpers. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include "pybpf.h"
@@ -71,6 +72,33 @@ int emit_ctx(struct emit_args *ctx)
 
 	for (i = 0; i < 256 && i < n; i++)
 		emit_one(v + i, pid);
+	return 0;
+}
+
+/* emit_mixed: record i carries lens[i] bytes (payload[0] = i, payload[1] = its length,
+ * the rest zero); a zero length reserves a record and discards it. */
+__u8 lens[64] = {};      /* zero: in .bss */
+__u8 payload[64] = {};
+
+SEC("raw_tp")
+int emit_mixed(void *ctx)
+{
+	__u32 i, n;
+	void *r;
+
+	for (i = 0; i < 64 && i < emit_n; i++) {
+		n = lens[i] & 63;
+		if (!n) {
+			r = bpf_ringbuf_reserve(&rb, 16, 0);
+			if (r)
+				bpf_ringbuf_discard(r, 0);
+			continue;
+		}
+		payload[0] = i;
+		payload[1] = n;
+		if (bpf_ringbuf_output(&rb, payload, n, 0))
+			dropped++;
+	}
 	return 0;
 }
 

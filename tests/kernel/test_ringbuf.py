@@ -148,3 +148,90 @@ def test_packed_batches(rbobj):
         emit(rbobj, 100)
         got = [e.seq for b in rb.consume_batches() for e in b.decode(rb._codec)]
         assert got == list(range(got[0], got[0] + 100))
+
+
+# records of mixed lengths: runs (longer than the reader's 16-header probe), alternations,
+# discards inside runs, records shorter than struct event (24 bytes) and longer ones
+MIXED = [24] * 20 + [0] + [24] * 5 + [8, 12, 8, 12] + [0, 0] + [40] * 15 + [3] * 10 + [24] * 7
+
+
+def emit_mixed(obj, lens: list[int]) -> list[tuple[int, int]]:
+    """Emit records of ``lens`` (0: discarded); the (index, length) of those kept."""
+    obj.bss.lens = bytes(lens) + bytes(64 - len(lens))
+    obj.data.emit_n = len(lens)
+    obj.programs["emit_mixed"].test_run(ctx=b"")
+    return [(i, n) for i, n in enumerate(lens) if n]
+
+
+def payload(i: int, n: int) -> bytes:
+    return bytes([i, n] + [0] * (n - 2))[:n]
+
+
+def test_mixed_lengths_every_mode(rbobj):
+    rb = rbobj.maps["rb"]
+    for lap in range(3):                      # 2 KiB a lap through the 4 KiB ring: wraps
+        kept = emit_mixed(rbobj, MIXED)
+        if lap == 0:
+            got = rb.consume(raw=bytes)
+            assert got == [payload(i, n) for i, n in kept]
+        elif lap == 1:
+            got = rb.consume()
+            for (i, n), r in zip(kept, got, strict=True):
+                if n >= 24:                   # decoded: seq is the first u32 (i, n, 0, 0)
+                    assert r.seq == i | n << 8 and r.tag == ""
+                else:
+                    assert r == payload(i, n)
+        else:
+            views: list[bytes] = []
+            assert rb.consume(lambda v, out=views: out.append(bytes(v)), raw=True) == len(kept)
+            assert views == [payload(i, n) for i, n in kept]
+        assert rb.consume() == [] and not rb.pending() and rbobj.bss.dropped == 0
+    kept = emit_mixed(rbobj, MIXED)
+    batches = [(b.count, b.length) for b in rb.consume_batches()]
+    assert batches == [(20, 24), (5, 24), (1, 8), (1, 12), (1, 8), (1, 12), (15, 40), (10, 3),
+                       (7, 24)]
+
+
+def test_callback_that_raises_consumes_its_record(rbobj):
+    rb = rbobj.maps["rb"]
+    emit(rbobj, 10)
+    seen: list[int] = []
+
+    def cb(e):
+        seen.append(e.seq)
+        if e.seq == 3:
+            raise ValueError("stop")
+
+    with pytest.raises(ValueError, match="stop"):
+        rb.consume(cb)
+    assert seen == [0, 1, 2, 3]
+    assert [e.seq for e in rb.consume()] == list(range(4, 10))
+    kept = emit_mixed(rbobj, MIXED)
+    views: list[bytes] = []
+
+    def raw_cb(v):
+        views.append(bytes(v))
+        if len(views) == 30:
+            raise KeyError("raw")
+
+    with pytest.raises(KeyError):
+        rb.consume(raw_cb, raw=True)
+    assert views == [payload(i, n) for i, n in kept[:30]]
+    assert rb.consume(raw=bytes) == [payload(i, n) for i, n in kept[30:]]
+
+
+def test_raw_iterator_left_early_consumes_what_it_gave(rbobj):
+    rb = rbobj.maps["rb"]
+    emit(rbobj, 30)
+    it = rb.poll(timeout=1, raw=True)
+    first = [struct.unpack_from("<I", next(it))[0] for _ in range(12)]
+    it.close()
+    assert first == list(range(12))
+    assert [e.seq for e in rb.consume()] == list(range(12, 30))
+    emit(rbobj, 5)
+    it = rb.poll(timeout=1, raw=True)
+    next(it)                                  # its run is handed back when it ends
+    assert [e.seq for e in rb.consume()] == list(range(30, 35))
+    it.close()                                # stale: must not move the position back
+    emit(rbobj, 2)
+    assert [e.seq for e in rb.consume()] == [35, 36]
