@@ -137,3 +137,21 @@ def test_close_releases_rings(no_fd_leak):
         assert pb.pages == 2
     with pytest.raises(pybpf.MapError):
         pb.poll(timeout=0)
+
+
+def test_runs_decoded_in_bulk_and_raw_bytes(pbobj, pinned_cpu):
+    pb = pbobj.maps["pb"]
+    pb.reopen(pages=8)                        # 32 KiB: 64 x 120 B records in one run
+    emit(pbobj, 64)
+    got = pb.poll(timeout=1)
+    assert len(got) == 64
+    for i, e in enumerate(got):
+        check(e, i, pinned_cpu)
+    for _ in range(4):                        # 256 more: runs that stop at the ring end
+        emit(pbobj, 64)
+    raw = pb.consume(raw=bytes)
+    assert [len(r) for r in raw] == [108] * 256
+    assert [int.from_bytes(r[:4], "little") for r in raw] == list(range(64, 320))
+    assert all(r[16:100] == bytes((k + j) & 0xFF for j in range(84))
+               for k, r in zip(range(64, 320), raw, strict=True))
+    assert pb.lost == 0
