@@ -8,27 +8,38 @@
 
 User symbols come from each mapped file's ``.symtab`` (else ``.dynsym``; a separate debug
 file under /usr/lib/debug/.build-id is used when the binary is stripped). ELF tables are
-cached per (device, inode), so many processes of one binary parse it once.
+cached per (device, inode), so many processes of one binary parse it once. The ``[vdso]``
+is read from the process's memory (it is an ELF image). C++ names are demangled with
+``c++filt`` (binutils) when it is installed, else left mangled.
+
+Kernel symbols include JIT-compiled BPF programs (``bpf_prog_<tag>_<name> [bpf]``); as
+programs come and go, the BPF part of kallsyms is reread when a lookup lands outside the
+core kernel and the set of loaded programs changed since the last read.
 """
 
 from __future__ import annotations
 
 import bisect
 import functools
+import hashlib
+import io
 import logging
 import os
+import shutil
 import struct
+import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 log = logging.getLogger("pybpf.symbols")
 
-__all__ = ["ElfSymbols", "KernelSymbols", "Symbol", "UNKNOWN", "UserSymbols", "fold",
-           "fold_stacks"]
+__all__ = ["ElfSymbols", "KernelSymbols", "Symbol", "UNKNOWN", "UserSymbols", "demangle",
+           "fold", "fold_stacks"]
 
 UNKNOWN = "[unknown]"
 _TEXT_TYPES = frozenset("tTwW")
+_MAX_UNSIZED = 1 << 20      # no kernel function is this long: farther is past the text's end
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,39 +85,88 @@ class _Table:
 
 # ---------------------------------------------------------------- kernel
 
+def _read_kallsyms(path: str, bpf_only: bool = False) -> tuple[list[Any], list[Any]]:
+    """(kernel and module text symbols, BPF ones) of a kallsyms file."""
+    static: list[tuple[int, int, str, str]] = []
+    bpf: list[tuple[int, int, str, str]] = []
+    with open(path) as f:
+        for line in f:
+            if bpf_only and not line.endswith("[bpf]\n"):
+                continue
+            parts = line.split()
+            if len(parts) < 3 or parts[1] not in _TEXT_TYPES:
+                continue
+            addr = int(parts[0], 16)
+            if addr:
+                mod = parts[3].strip("[]") if len(parts) > 3 else "kernel"
+                (bpf if mod == "bpf" else static).append((addr, 0, parts[2], mod))
+    return static, bpf
+
+
+def _bpf_generation() -> tuple[int, ...] | None:
+    """The ids of the loaded BPF programs (None: not allowed to list them)."""
+    from .errors import BPFError
+    from .sys import bpf as sysbpf
+    ids: list[int] = []
+    try:
+        i: int | None = 0
+        while (i := sysbpf.get_next_id("prog", i)) is not None:  # type: ignore[arg-type]
+            ids.append(i)
+    except (BPFError, OSError):
+        return None
+    return tuple(ids)
+
+
 class KernelSymbols:
-    """Kernel text symbols from /proc/kallsyms (module symbols included)."""
+    """Kernel text symbols from /proc/kallsyms (module and BPF program symbols included)."""
 
     def __init__(self, path: str = "/proc/kallsyms") -> None:
-        entries: list[tuple[int, int, str, str]] = []
+        self.path = path
+        static: list[tuple[int, int, str, str]] = []
+        bpf: list[tuple[int, int, str, str]] = []
         try:
-            with open(path) as f:
-                for line in f:
-                    parts = line.split()
-                    if len(parts) < 3 or parts[1] not in _TEXT_TYPES:
-                        continue
-                    addr = int(parts[0], 16)
-                    if addr:
-                        mod = parts[3].strip("[]") if len(parts) > 3 else "kernel"
-                        entries.append((addr, 0, parts[2], mod))
+            static, bpf = _read_kallsyms(path)
         except OSError as e:
             log.warning("cannot read %s: %s; kernel addresses stay unresolved", path, e)
-        if not entries and os.path.exists(path):
+        if not static and os.path.exists(path):
             log.warning("%s shows no addresses (kptr_restrict? run as root)", path)
-        self._table = _Table(entries)
+        self._table = _Table(static)
+        self._bpf = _Table(bpf)
+        self._bpf_gen = _bpf_generation() if path == "/proc/kallsyms" else None
         self._by_name: dict[str, int] | None = None
 
     @classmethod
     @functools.cache
     def shared(cls) -> KernelSymbols:
-        """The process-wide instance (kallsyms is read once)."""
+        """The process-wide instance (kallsyms is read once, its BPF part when it changes)."""
         return cls()
 
     def __len__(self) -> int:
-        return len(self._table)
+        return len(self._table) + len(self._bpf)
+
+    def refresh_bpf(self) -> bool:
+        """Reread the BPF program symbols if programs were loaded or unloaded since the
+        last read; whether they were reread."""
+        if self.path != "/proc/kallsyms" or (gen := _bpf_generation()) == self._bpf_gen:
+            return False
+        try:
+            self._bpf = _Table(_read_kallsyms(self.path, bpf_only=True)[1])
+        except OSError as e:
+            log.debug("cannot reread %s: %s", self.path, e)
+        self._bpf_gen, self._by_name = gen, None
+        return True
+
+    def _find(self, addr: int) -> tuple[str, int, str] | None:
+        hit = self._table.find(addr)
+        bhit = self._bpf.find(addr)
+        if bhit is not None and (hit is None or bhit[1] < hit[1]):
+            hit = bhit
+        return hit if hit is not None and hit[1] < _MAX_UNSIZED else None
 
     def resolve(self, addr: int) -> Symbol | None:
-        hit = self._table.find(addr)
+        hit = self._find(addr)
+        if (hit is None or hit[2] != "kernel") and self.refresh_bpf():
+            hit = self._find(addr)
         return Symbol(*hit) if hit is not None else None
 
     def sym(self, addr: int, offset: bool = True, module: bool = False) -> str:
@@ -116,11 +176,13 @@ class KernelSymbols:
 
     def address(self, name: str) -> int | None:
         """The address of kernel symbol ``name`` (first match), or None."""
+        if name.startswith("bpf_"):
+            self.refresh_bpf()
         if self._by_name is None:
-            t = self._table
             self._by_name = {}
-            for a, n in zip(t.addrs, t.names, strict=True):
-                self._by_name.setdefault(n, a)
+            for t in (self._table, self._bpf):
+                for a, n in zip(t.addrs, t.names, strict=True):
+                    self._by_name.setdefault(n, a)
         return self._by_name.get(name)
 
 
@@ -129,7 +191,9 @@ class KernelSymbols:
 class ElfSymbols:
     """Function symbols of one ELF file, looked up by the file's virtual addresses."""
 
-    def __init__(self, path: str, name: str | None = None) -> None:
+    def __init__(self, path: str, name: str | None = None, *, image: bytes | None = None,
+                 demangle: bool = True) -> None:
+        """Symbols of the ELF file ``path``, or of ``image`` (its bytes, e.g. the vdso)."""
         from elftools.common.exceptions import ELFError as PyELFError
         self.path = path
         self.name = name or os.path.basename(path)
@@ -137,10 +201,16 @@ class ElfSymbols:
         self.build_id: str | None = None
         entries: list[tuple[int, int, str, str]] = []
         try:
-            with open(path, "rb") as f:
-                entries = self._read(f)
+            if image is not None:
+                entries = self._read(io.BytesIO(image))
+            else:
+                with open(path, "rb") as f:
+                    entries = self._read(f)
         except (OSError, PyELFError, ValueError, KeyError, AssertionError) as e:
             log.debug("no symbols from %s: %s", path, e)
+        if demangle and any(e[2].startswith("_Z") for e in entries):
+            names = _demangled([e[2] for e in entries if e[2].startswith("_Z")])
+            entries = [(a, n, names.get(sym, sym), m) for a, n, sym, m in entries]
         self._table = _Table(entries)
 
     def _read(self, f: Any) -> list[tuple[int, int, str, str]]:
@@ -209,19 +279,82 @@ def _func_symbols(elf: Any, section: str, module: str) -> list[tuple[int, int, s
     return out
 
 
-_ELF_CACHE: dict[tuple[str, int], ElfSymbols] = {}
+@functools.cache
+def _cxxfilt() -> str | None:
+    return shutil.which("c++filt")
+
+
+def demangle(names: Iterable[str]) -> list[str]:
+    """C++ (Itanium ABI) names demangled by ``c++filt`` in one run; names it does not
+    know, and all of them when ``c++filt`` is not installed, come back unchanged."""
+    names = list(names)
+    table = _demangled([n for n in names if n.startswith("_Z")])
+    return [table.get(n, n) for n in names]
+
+
+def _demangled(mangled: list[str]) -> dict[str, str]:
+    tool = _cxxfilt()
+    if not mangled or tool is None:
+        return {}
+    try:
+        r = subprocess.run([tool, "-n"], input="\n".join(mangled) + "\n", capture_output=True,
+                           text=True, timeout=60, check=True)
+    except (OSError, subprocess.SubprocessError) as e:
+        log.debug("c++filt failed (%s): C++ names stay mangled", e)
+        return {}
+    out = r.stdout.splitlines()
+    if len(out) != len(mangled):
+        log.debug("c++filt gave %d lines for %d names: names stay mangled", len(out), len(mangled))
+        return {}
+    return dict(zip(mangled, out, strict=True))
+
+
+_ELF_CACHE: dict[tuple[str, int, bool], ElfSymbols] = {}
 _ELF_CACHE_MAX = 256
+_VDSO_CACHE: dict[tuple[bytes, bool], ElfSymbols] = {}
 
 
-def _elf_for(dev: str, inode: int, path: str, name: str) -> ElfSymbols:
-    """ELF symbols cached by (device, inode): ``path`` only says where to read the file."""
-    key = (dev, inode)
-    elf = _ELF_CACHE.get(key)
+def _cached(cache: dict[Any, ElfSymbols], key: Any, make: Any) -> ElfSymbols:
+    elf = cache.get(key)
     if elf is None:
-        if len(_ELF_CACHE) >= _ELF_CACHE_MAX:
-            _ELF_CACHE.pop(next(iter(_ELF_CACHE)))
-        elf = _ELF_CACHE[key] = ElfSymbols(path, name)
+        if len(cache) >= _ELF_CACHE_MAX:
+            cache.pop(next(iter(cache)))
+        elf = cache[key] = make()
     return elf
+
+
+def _elf_for(dev: str, inode: int, path: str, name: str, demangle: bool = True) -> ElfSymbols:
+    """ELF symbols cached by (device, inode): ``path`` only says where to read the file."""
+    return _cached(_ELF_CACHE, (dev, inode, demangle),
+                   lambda: ElfSymbols(path, name, demangle=demangle))
+
+
+def _read_mem(pid: int | str, start: int, end: int) -> bytes | None:
+    try:
+        with open(f"/proc/{pid}/mem", "rb", buffering=0) as f:
+            f.seek(start)
+            return f.read(end - start)
+    except (OSError, OverflowError, ValueError):
+        return None
+
+
+def _vdso_for(pid: int, start: int, end: int, demangle: bool = True) -> ElfSymbols | None:
+    """The vdso ELF image mapped at [start, end) in ``pid`` (the kernel's, so this
+    process's own copy serves when ``pid``'s memory cannot be read), cached by content."""
+    image = _read_mem(pid, start, end)
+    if image is None:
+        own = next((m for m in _own_maps() if m.path == "[vdso]"), None)
+        image = _read_mem("self", own.start, own.end) if own is not None else None
+    if not image or not image.startswith(b"\x7fELF"):
+        return None
+    key = (hashlib.blake2b(image, digest_size=16).digest(), demangle)
+    return _cached(_VDSO_CACHE, key,
+                   lambda: ElfSymbols("[vdso]", "vdso", image=image, demangle=demangle))
+
+
+def _own_maps() -> list[_Mapping]:
+    with open("/proc/self/maps") as f:
+        return [m for line in f if (m := _parse_maps_line(line)) is not None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,8 +371,9 @@ class UserSymbols:
     """Symbols of process ``pid``'s user-space addresses (its memory map is read once;
     ``refresh()`` rereads it after the process loads more libraries)."""
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, demangle: bool = True) -> None:
         self.pid = pid
+        self.demangle = demangle
         self._maps: list[_Mapping] = []
         self._starts: list[int] = []
         self.refresh()
@@ -264,13 +398,15 @@ class UserSymbols:
         return None
 
     def _elf(self, m: _Mapping) -> ElfSymbols | None:
+        if m.path == "[vdso]":
+            return _vdso_for(self.pid, m.start, m.end, self.demangle)
         if not m.path.startswith("/"):
             return None
         path = m.path.removesuffix(" (deleted)")
         for cand in (f"/proc/{self.pid}/root{path}",
                      f"/proc/{self.pid}/map_files/{m.start:x}-{m.end:x}", path):
             if os.path.exists(cand):
-                return _elf_for(m.dev, m.inode, cand, os.path.basename(path))
+                return _elf_for(m.dev, m.inode, cand, os.path.basename(path), self.demangle)
         return None
 
     def resolve(self, addr: int) -> Symbol | None:

@@ -116,3 +116,23 @@ def test_kernel_stack_of_a_syscall():
         addr = o.maps["stacks"].stack(sid)[0]
         assert ks.sym(addr).startswith(frames[0] + "+0x")
         assert ks.address(frames[0]) <= addr
+
+
+def test_bpf_program_frames_follow_loads_and_unloads():
+    ks = KernelSymbols()                      # read before the program exists
+    with pybpf.load(obj_path("events_stack"), rodata={"targ_tgid": os.getpid()}) as o:
+        prog = o.programs["on_getpid"]
+        name = f"bpf_prog_{prog.tag}_on_getpid"
+        with prog.attach():
+            os.getpid()
+        addr = o.maps["stacks"].stack(o.data.getpid_stack)[0]   # bpf_get_stackid's caller
+        s = ks.resolve(addr)
+        assert s is not None and (s.name, s.module) == (name, "bpf"), s
+        assert 0 < s.offset < prog.info().jited_prog_len
+        assert ks.address(name) == addr - s.offset
+        assert ks.sym(addr, offset=False, module=True) == f"{name} [bpf]"
+    deadline = time.monotonic() + 5           # the kernel frees programs after an RCU grace
+    while name in ks.sym(addr) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert name not in ks.sym(addr)           # unloaded: its symbol is gone
+    assert ks.address(name) is None

@@ -94,3 +94,70 @@ def test_fold():
     assert fold(["a;b", "main"], 3) == "main;a:b 3"
     assert fold_stacks([(["f", "main"], 2), (["g", "main"], 1), (["f", "main"], 5)]) == \
         "main;f 7\nmain;g 1"
+
+
+def test_bpf_program_symbols_and_the_end_of_kernel_text(tmp_path):
+    p = tmp_path / "kallsyms"
+    p.write_text(KALLSYMS + "ffffffffc0002000 t bpf_prog_0123456789abcdef_on_getpid\t[bpf]\n"
+                            "ffffffffc0002400 t bpf_prog_fedcba9876543210_sub\t[bpf]\n")
+    ks = KernelSymbols(str(p))
+    assert len(ks) == 7
+    assert ks.sym(0xFFFFFFFFC0002049, module=True) == \
+        "bpf_prog_0123456789abcdef_on_getpid+0x49 [bpf]"
+    assert ks.sym(0xFFFFFFFFC0002410) == "bpf_prog_fedcba9876543210_sub+0x10"
+    assert ks.sym(0xFFFFFFFFC0001010) == "mod_fn+0x10"          # below the BPF symbols
+    assert ks.address("bpf_prog_fedcba9876543210_sub") == 0xFFFFFFFFC0002400
+    # far past the last symbol of the kernel's text: not a kernel function
+    assert ks.sym(0xFFFFFFFF81000300 + (2 << 20)) == "[unknown]"
+    assert not ks.refresh_bpf()               # a file, not /proc/kallsyms: nothing to reread
+
+
+def _vdso_function() -> int:
+    vdso = ctypes.CDLL("linux-vdso.so.1", mode=os.RTLD_NOLOAD)   # glibc lists the vdso
+    return ctypes.cast(vdso.__vdso_clock_gettime, ctypes.c_void_p).value
+
+
+def test_vdso_frames():
+    addr = _vdso_function()
+    us = UserSymbols(os.getpid())
+    assert us.module(addr) == "[vdso]"
+    s = us.resolve(addr)
+    assert s is not None and s.name in ("clock_gettime", "__vdso_clock_gettime")
+    assert s.offset == 0 and s.module == "vdso"
+    assert us.sym(addr + 3, module=True) == f"{s.name}+0x3 [vdso]"
+
+
+CXX = r"""
+namespace pybpf { struct Spin { static int twice(int x); }; }
+int pybpf::Spin::twice(int x) { return 2 * x; }
+template <typename T> T plus_one(T v) { return v + 1; }
+template long plus_one<long>(long);
+int main() { return pybpf::Spin::twice(plus_one<long>(1)); }
+"""
+
+
+@pytest.fixture(scope="module")
+def cxx_bin(tmp_path_factory):
+    import shutil
+    import subprocess
+    if shutil.which("g++") is None:
+        pytest.skip("g++ is not installed")
+    d = tmp_path_factory.mktemp("cxx")
+    (d / "t.cc").write_text(CXX)
+    subprocess.run(["g++", "-O0", "-o", str(d / "t"), str(d / "t.cc")], check=True)
+    return str(d / "t")
+
+
+def test_cxx_names_demangled(cxx_bin, monkeypatch):
+    if symbols._cxxfilt() is None:
+        pytest.skip("c++filt is not installed")
+    names = set(symbols.ElfSymbols(cxx_bin)._table.names)
+    assert {"pybpf::Spin::twice(int)", "long plus_one<long>(long)", "main"} <= names
+    raw = set(symbols.ElfSymbols(cxx_bin, demangle=False)._table.names)
+    assert {"_ZN5pybpf4Spin5twiceEi", "_Z8plus_oneIlET_S0_"} <= raw
+    assert symbols.demangle(["_ZN5pybpf4Spin5twiceEi", "main", "_Znot_valid"]) == \
+        ["pybpf::Spin::twice(int)", "main", "_Znot_valid"]
+    # without c++filt the names stay as the ELF file spells them
+    monkeypatch.setattr(symbols, "_cxxfilt", lambda: None)
+    assert symbols.demangle(["_ZN5pybpf4Spin5twiceEi"]) == ["_ZN5pybpf4Spin5twiceEi"]
+    assert "_ZN5pybpf4Spin5twiceEi" in symbols.ElfSymbols(cxx_bin)._table.names
