@@ -811,21 +811,8 @@ class _Compiler:
         ``base``/``limit``: byte offset and size of the named record that owns the fields
         (bitfield storage units are chosen relative to it, as the encoder does).
         """
-        out: list[tuple[str, Any]] = []
-        for m in t.members:
-            mt, _ = self.resolve(m.type_id)
-            bitoff = bitbase + m.bit_offset
-            if not m.name:
-                if mt.kind in (Kind.STRUCT, Kind.UNION) and not m.bitfield_size:
-                    _check_anon(self, t, mt, bitoff)
-                    self.active.add(mt.id)
-                    try:
-                        out += self.record_fields(mt, bitoff, base, limit)
-                    finally:
-                        self.active.discard(mt.id)
-                continue           # unnamed bitfield padding
-            out.append((m.name, self._member_thunk(t, m, mt, bitoff, base, limit)))
-        return out
+        return [(m.name, self._member_thunk(t, m, mt, bitoff, base, limit))
+                for m, mt, bitoff in _named_members(self, t, bitbase)]
 
     def _member_thunk(self, parent: Type, m: Any, mt: Type, bitoff: int, base: int,
                       limit: int) -> Callable[[], str]:
@@ -896,6 +883,28 @@ def _check_int(t: Type, bits: int, extra: int, where: str) -> None:
     if t.size <= 0 or bits <= 0 or bits > t.size * 8 or extra < 0:
         raise BTFError(f"{where}: int type [{t.id}] of {t.size} bytes has {bits} bits at "
                        f"bit offset {extra}")
+
+
+def _named_members(owner: Any, t: Type, bitbase: int, depth: int = 0) -> list[tuple[Any, Type, int]]:
+    """(member, resolved type, bit offset) of each named member of struct/union ``t``:
+    members of anonymous nested structs/unions are flattened in (as C spells them),
+    unnamed bitfields (padding) skipped. ``owner``: the _Compiler or _Encoders asking."""
+    if depth > _MAX_DEPTH:
+        raise BTFError(f"{owner.root_name}: types nested too deeply")
+    out: list[tuple[Any, Type, int]] = []
+    for m in t.members:
+        mt, _ = owner.resolve(m.type_id)
+        bitoff = bitbase + m.bit_offset
+        if m.name:
+            out.append((m, mt, bitoff))
+        elif mt.kind in (Kind.STRUCT, Kind.UNION) and not m.bitfield_size:
+            _check_anon(owner, t, mt, bitoff)
+            owner.active.add(mt.id)
+            try:
+                out += _named_members(owner, mt, bitoff, depth + 1)
+            finally:
+                owner.active.discard(mt.id)
+    return out
 
 
 def _check_anon(c: Any, parent: Type, mt: Type, bitoff: int) -> None:
@@ -1174,20 +1183,12 @@ class _Encoders:
 
     # composites -----------------------------------------------------------
 
+    def resolve(self, type_id: int) -> tuple[Type, str]:
+        return self.c.resolve(type_id)
+
     def record_fields(self, t: Type, bitbase: int, limit: int, depth: int) -> list[tuple[str, _Enc]]:
         out: list[tuple[str, _Enc]] = []
-        for m in t.members:
-            mt, _ = self.c.resolve(m.type_id)
-            bitoff = bitbase + m.bit_offset
-            if not m.name:
-                if mt.kind in (Kind.STRUCT, Kind.UNION) and not m.bitfield_size:
-                    _check_anon(self, t, mt, bitoff)
-                    self.active.add(mt.id)
-                    try:
-                        out += self.record_fields(mt, bitoff, limit, depth + 1)
-                    finally:
-                        self.active.discard(mt.id)
-                continue
+        for m, mt, bitoff in _named_members(self, t, bitbase):
             kind = _member_kind(m, mt, bitoff)
             if kind == "int":
                 nb, extra = (m.bitfield_size, 0) if m.bitfield_size else (mt.int_bits, mt.int_offset)

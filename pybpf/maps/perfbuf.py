@@ -34,7 +34,7 @@ from ..sys.fd import FD
 from ..sys.perf import PAGE_SIZE, perf_enable, perf_event_open
 from .base import BaseMap, register_map_class
 from .codec import Codec, paused_gc
-from .ringbuf import event_codec, event_type_name
+from .ringbuf import bytes_struct, event_codec, event_type_name
 
 log = logging.getLogger("pybpf.maps")
 
@@ -66,17 +66,6 @@ def _sample_run(data: memoryview, off: int, n: int, rsize: int, raw_n: int) -> i
         done += m
         k <<= 4
     return n
-
-
-_bytes_structs: dict[tuple[int, int], struct.Struct] = {}
-
-
-def _raw_bytes_struct(raw_n: int, rsize: int) -> struct.Struct:
-    """A Struct reading one sample's raw data as ``bytes`` from a run of records."""
-    s = _bytes_structs.get((raw_n, rsize))
-    if s is None:
-        s = _bytes_structs[(raw_n, rsize)] = struct.Struct(f"12x{raw_n}s{rsize - 12 - raw_n}x")
-    return s
 
 
 class _CpuRing:
@@ -235,7 +224,7 @@ class PerfBuffer(BaseMap):
                             if decode is not None and raw_n >= esize:
                                 out += codec.decode_many(data, n, rsize, off + 12)  # type: ignore[union-attr]
                             else:
-                                out += [b for (b,) in _raw_bytes_struct(raw_n, rsize).iter_unpack(
+                                out += [b for (b,) in bytes_struct(12, raw_n, rsize).iter_unpack(
                                     data[off:off + n * rsize])]
                             tail += n * rsize
                             continue

@@ -247,8 +247,8 @@ def _parse_ip(s: str, name: str) -> Any:
 
 # ---------------------------------------------------------------- queue / stack / bloom
 
-class QueueMap(BaseMap):
-    """QUEUE (FIFO); ``StackMap`` is the LIFO twin. No keys: push/pop/peek values."""
+class _KeylessMap(BaseMap):
+    """A map of values without keys (queue, stack, bloom filter)."""
 
     def __init__(self, fd: Any, spec: Any, btf: Any = None) -> None:
         super().__init__(fd, spec, btf)
@@ -256,27 +256,28 @@ class QueueMap(BaseMap):
             raise MapError(f"map {self.name}: no value size")
         self._vc = self.value_codec
 
+
+class QueueMap(_KeylessMap):
+    """QUEUE (FIFO); ``StackMap`` is the LIFO twin. No keys: push/pop/peek values."""
+
     def push(self, value: Any, flags: int = UpdateFlags.ANY) -> None:
         """Append ``value``; with ``flags=UpdateFlags.EXIST`` a full map drops its oldest."""
         self.update_raw(None, self._vc.encode(value), flags)
 
     def pop(self, default: Any = _MISSING) -> Any:
         """Remove and return the next value (MapError, errno ENOENT, when empty)."""
-        raw = self.lookup_and_delete_raw(None)
-        if raw is None:
-            if default is not _MISSING:
-                return default
-            raise MapError(f"map {self.name}: empty", errno.ENOENT)
-        return self._vc.decode(raw)
+        return self._value(self.lookup_and_delete_raw(None), default)
 
     def peek(self, default: Any = _MISSING) -> Any:
         """The next value, left in place."""
-        raw = self.lookup_raw(None)
-        if raw is None:
-            if default is not _MISSING:
-                return default
-            raise MapError(f"map {self.name}: empty", errno.ENOENT)
-        return self._vc.decode(raw)
+        return self._value(self.lookup_raw(None), default)
+
+    def _value(self, raw: bytes | None, default: Any) -> Any:
+        if raw is not None:
+            return self._vc.decode(raw)
+        if default is not _MISSING:
+            return default
+        raise MapError(f"map {self.name}: empty", errno.ENOENT)
 
     def drain(self) -> list[Any]:
         """Pop every value."""
@@ -297,14 +298,8 @@ class StackMap(QueueMap):
     """STACK (LIFO)."""
 
 
-class BloomFilterMap(BaseMap):
+class BloomFilterMap(_KeylessMap):
     """BLOOM_FILTER: ``push(value)``; ``value in m`` (false positives possible)."""
-
-    def __init__(self, fd: Any, spec: Any, btf: Any = None) -> None:
-        super().__init__(fd, spec, btf)
-        if self.value_codec is None:
-            raise MapError(f"map {self.name}: no value size")
-        self._vc = self.value_codec
 
     def push(self, value: Any) -> None:
         self.update_raw(None, self._vc.encode(value), UpdateFlags.ANY)
