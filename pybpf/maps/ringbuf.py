@@ -265,10 +265,11 @@ class RingBuffer(BaseMap):
         data, count = self._data, 0
         for pos, off, n, length, stride in self._runs(_CHUNK):
             start = off + HDR
-            it = iter(range(start, start + n * stride, stride))
+            it = iter(range(start, start + n * stride, stride))     # its length: progress
             try:
-                for o in it:
-                    callback(data[o:o + length])
+                for a, b in zip(it, range(start + length, start + length + n * stride, stride),
+                                strict=True):
+                    callback(data[a:b])
             except BaseException:
                 self._stopped(pos, n, stride, it)
                 raise
