@@ -527,3 +527,28 @@ def test_global_vars_frozen_and_offsets(b: Builder, c: dict[str, int]) -> None:
     assert GlobalVars(buf, btf, zeros, writable=True, offsets=spec_style).b == 5
     with pytest.raises(MapError, match="DATASEC"):
         GlobalVars(buf, btf, c["u32"], writable=True)
+
+
+def test_text_memo_and_bulk_decoders(b: Builder, c: dict[str, int]) -> None:
+    """char[] text is remembered per field (bounded); decode_many equals decode record by
+    record, for plain records (map over the unpacked rows) and ones with text."""
+    ev = event_type(b, c)
+    pt = b.struct("pt", 8, [("a", c["u32"], 0), ("b", c["s32"], 32)])
+    btf = b.build()
+    codec = codec_for(btf, ev, 288)
+    comms = [b"bash", b"python3", b"\xff\xfebad", b"bash"]
+    raw = b"".join(EVENT.pack(i, 1, comm, b"/tmp/f%d\0stale" % i, 7) for i, comm in
+                   enumerate(comms))
+    many = codec.decode_many(raw, 4)
+    assert many == [codec.decode(raw, i * 288) for i in range(4)]
+    assert [e.comm for e in many] == ["bash", "python3", b"\xff\xfebad", "bash"]
+    assert [e.filename for e in many] == [f"/tmp/f{i}" for i in range(4)]
+    assert many[0].comm is many[3].comm               # the memo's one string
+    # the memo holds at most its limit of entries, then starts over: values stay right
+    distinct = b"".join(EVENT.pack(i, 0, b"c%05d" % i, b"", 0) for i in range(5000))
+    assert [e.comm for e in codec.decode_many(distinct, 5000)] == [f"c{i:05d}" for i in range(5000)]
+    plain = codec_for(btf, pt, 8)
+    assert "map(" in plain.source
+    rows = struct.pack("<Ii", 1, -1) + struct.pack("<Ii", 2, -2)
+    assert plain.decode_many(rows, 2) == [plain.decode(rows), plain.decode(rows, 8)]
+    assert plain.decode_many(rows, 2)[1] == (2, -2) and type(plain.decode_many(rows, 2)[0]).__name__ == "pt"
