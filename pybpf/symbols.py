@@ -432,7 +432,7 @@ class UserSymbols:
         if module:
             mod = self.module(addr)
             if mod:
-                return f"{UNKNOWN} [{os.path.basename(mod)}]"
+                return f"{UNKNOWN} [{os.path.basename(mod).strip('[]')}]"
         return UNKNOWN
 
 

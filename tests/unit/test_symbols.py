@@ -125,6 +125,9 @@ def test_vdso_frames():
     assert s is not None and s.name in ("clock_gettime", "__vdso_clock_gettime")
     assert s.offset == 0 and s.module == "vdso"
     assert us.sym(addr + 3, module=True) == f"{s.name}+0x3 [vdso]"
+    vdso = next(m for m in us._maps if m.path == "[vdso]")
+    assert us.resolve(vdso.end - 1) is None   # past the last (sized) function: the tail
+    assert us.sym(vdso.end - 1, module=True) == "[unknown] [vdso]"
 
 
 CXX = r"""
