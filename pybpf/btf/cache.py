@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from .ext import CoreRelo
     from .types import BTF
 
-_MAGIC = "pybpf-core-results 2"   # bump when CoreResult contents change
-_Entry = tuple[int, int, bool, str, int, int, int, str]   # see _fields()
+_MAGIC = "pybpf-core-results 3"   # bump when CoreResult contents change
+_Entry = tuple[int, int, bool, str, int, int, int, str, bool]   # CoreResult fields
 _Key = tuple[int, str, int]                                # type id, access string, kind
 
 
@@ -59,13 +59,15 @@ class CachedRelocator:
         e = self.entries.get(key)
         if e is not None:
             self.hits += 1
-            orig, new, poison, reason, osize, nsize, tid, lname = e
+            orig, new, poison, reason, osize, nsize, tid, lname, validate = e
             return CoreResult(relo, section, orig, new, poison=poison, fail_reason=reason,
-                              orig_size=osize, new_size=nsize, target_id=tid, local_name=lname)
+                              orig_size=osize, new_size=nsize, target_id=tid, local_name=lname,
+                              validate=validate)
         self.misses += 1
         res = self._relocator().compute(relo, section)
         self.entries[key] = (res.orig_val, res.new_val, res.poison, res.fail_reason,
-                             res.orig_size, res.new_size, res.target_id, res.local_name)
+                             res.orig_size, res.new_size, res.target_id, res.local_name,
+                             res.validate)
         return res
 
     def relocate_section(self, insns: bytearray, relos: Iterable[CoreRelo],
@@ -89,9 +91,10 @@ def _clean(s: str) -> str:
 
 def _save(file: str, entries: dict[_Key, _Entry]) -> None:
     lines = [_MAGIC]
-    for (tid, access, kind), (orig, new, poison, reason, osz, nsz, target, lname) in entries.items():
+    for (tid, access, kind), (orig, new, poison, reason, osz, nsz, target, lname,
+                              validate) in entries.items():
         lines.append(f"{tid}\t{_clean(access)}\t{kind}\t{orig}\t{new}\t{int(poison)}\t{osz}\t"
-                     f"{nsz}\t{target}\t{_clean(lname)}\t{_clean(reason)}")
+                     f"{nsz}\t{target}\t{_clean(lname)}\t{int(validate)}\t{_clean(reason)}")
     _write_atomic(file, ("\n".join(lines) + "\n").encode())
 
 
@@ -107,9 +110,11 @@ def _load(file: str) -> dict[_Key, _Entry]:
     out: dict[_Key, _Entry] = {}
     try:
         for line in lines[1:-1]:
-            tid, access, kind, orig, new, poison, osz, nsz, target, lname, reason = line.split("\t")
+            (tid, access, kind, orig, new, poison, osz, nsz, target, lname, validate,
+             reason) = line.split("\t")
             out[(int(tid), access, int(kind))] = (int(orig), int(new), poison == "1", reason,
-                                                  int(osz), int(nsz), int(target), lname)
+                                                  int(osz), int(nsz), int(target), lname,
+                                                  validate == "1")
     except ValueError:
         _debug("CO-RE result cache %s is corrupt: ignored", file)
         return {}

@@ -82,6 +82,9 @@ class CoreResult:
     target_btf: BTF | None = None
     local_name: str = ""
     program: str = ""
+    # False for bitfields: clang and libbpf size their loads differently, so (as libbpf does)
+    # the instruction's original value is not checked against ours
+    validate: bool = True
 
     def describe(self) -> str:
         kind = CoreReloKind(self.relo.kind).name.lower()
@@ -127,6 +130,7 @@ class CoreRelocator:
             lname = f"{lname}.{path}" if path and kind not in ENUM_KINDS else (
                 f"{lname}::{path}" if path else lname)
         orig, orig_size = self._value(kind, local_spec, self.local, relo.type_id)
+        validate = not (kind in FIELD_KINDS and local_spec.bitfield_size)
         results: list[tuple[int, int, int, BTF]] = []
         reasons = []
         for btf, cand in self._candidates(relo.type_id):
@@ -139,10 +143,11 @@ class CoreRelocator:
             results.append((val, size, cand, btf))
         if not results:
             if kind in EXISTENCE_KINDS:
-                return CoreResult(relo, section, orig, 0, orig_size=orig_size, local_name=lname)
+                return CoreResult(relo, section, orig, 0, orig_size=orig_size, local_name=lname,
+                                  validate=validate)
             reason = reasons[0] if reasons else f"no {lname} in the kernel's BTF"
             return CoreResult(relo, section, orig, 0, poison=True, fail_reason=reason,
-                              orig_size=orig_size, local_name=lname)
+                              orig_size=orig_size, local_name=lname, validate=validate)
         vals = {(v, s) for v, s, _, _ in results}
         if len(vals) > 1 and kind != CoreReloKind.TYPE_ID_TARGET:
             detail = ", ".join(f"[{c}] -> {v}" for v, _, c, _ in results)
@@ -151,7 +156,7 @@ class CoreRelocator:
                                       f"({relo.access_str}): candidates disagree: {detail}")
         val, size, cand, btf = results[0]
         return CoreResult(relo, section, orig, val, orig_size=orig_size, new_size=size,
-                          target_id=cand, target_btf=btf, local_name=lname)
+                          target_id=cand, target_btf=btf, local_name=lname, validate=validate)
 
     def apply(self, insns: bytearray, relo: CoreRelo, res: CoreResult) -> None:
         """Patch the instruction at ``relo.insn_off`` (byte offset into ``insns``)."""
@@ -169,11 +174,11 @@ class CoreRelocator:
         if cls in (I.ALU, I.ALU64):
             if ins.code & 0x08:
                 raise CORERelocationError(f"{where}: CO-RE relocation on a register ALU op")
-            if ins.imm != _s32(res.orig_val):
+            if res.validate and ins.imm != _s32(res.orig_val):
                 raise CORERelocationError(f"{where}: expected imm {res.orig_val}, found {ins.imm}")
             I.set_imm(insns, idx, res.new_val)
         elif cls in (I.LDX, I.ST, I.STX):
-            if ins.off != res.orig_val:
+            if res.validate and ins.off != res.orig_val:
                 raise CORERelocationError(f"{where}: expected offset {res.orig_val}, found {ins.off}")
             if not -(1 << 15) <= res.new_val < (1 << 15):
                 raise CORERelocationError(f"{where}: field offset {res.new_val} does not fit s16")
@@ -187,7 +192,7 @@ class CoreRelocator:
         elif ins.code == I.LD_IMM64:
             hi = I.decode(insns, idx + 1).imm & 0xFFFFFFFF
             cur = (hi << 32) | (ins.imm & 0xFFFFFFFF)
-            if cur != res.orig_val & 0xFFFFFFFFFFFFFFFF:
+            if res.validate and cur != res.orig_val & 0xFFFFFFFFFFFFFFFF:
                 raise CORERelocationError(f"{where}: expected imm64 {res.orig_val}, found {cur}")
             I.set_ld_imm64(insns, idx, res.new_val)
         else:

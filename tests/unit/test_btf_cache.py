@@ -50,7 +50,7 @@ def test_warm_run_replays_results_without_target_btf(setup):
     assert (warm.hits, warm.misses) == (len(relos), 0)
     assert direct_code == cold_code == warm_code
     fields = ("orig_val", "new_val", "poison", "fail_reason", "orig_size", "new_size",
-              "target_id", "local_name")
+              "target_id", "local_name", "validate")
     for d, a, b in zip(direct, res, again, strict=True):
         assert [getattr(d, f) for f in fields] == [getattr(b, f) for f in fields]
         assert a.describe() == b.describe() == d.describe()

@@ -88,6 +88,15 @@ def test_bitfield_shifts_like_libbpf():
     assert run(K.FIELD_LSHIFT_U64, "bits", "0:0", I.Insn(LSH_K, 1, 0, 0, 61))[0].new_val == 64 - 18
 
 
+def test_bitfield_original_value_not_validated():
+    """clang may size a bitfield's load by the record's alignment (8 where libbpf computes 4):
+    like libbpf, the instruction's original value of a bitfield relocation is not checked."""
+    res, code = run(K.FIELD_BYTE_SIZE, "bits", "0:1", I.Insn(MOV_K, 2, 0, 0, 8))
+    assert (res.orig_val, res.validate, I.decode(code, 0).imm) == (4, False, 4)
+    with pytest.raises(CORERelocationError, match="expected imm 4, found 8"):
+        run(K.FIELD_BYTE_SIZE, "task", "0:0", I.Insn(MOV_K, 2, 0, 0, 8))   # not a bitfield
+
+
 def test_field_signed():
     assert run(K.FIELD_SIGNED, "task", "0:0", I.Insn(MOV_K, 1, 0, 0, 1))[0].new_val == 1
     assert run(K.FIELD_SIGNED, "bits", "0:1", I.Insn(MOV_K, 1, 0, 0, 0))[0].new_val == 0
