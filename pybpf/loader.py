@@ -349,7 +349,9 @@ class _Loader:
     def _relocator(self) -> Any:
         if not hasattr(self, "_core"):
             from .btf.cache import relocator  # results cached per (object, kernel) BTF
-            self._core = relocator(self.spec.btf, self._kernel_btf, lambda: self.kernel_btf)
+            from .btf.kernel import load_modules
+            self._core = relocator(self.spec.btf, self._kernel_btf, lambda: self.kernel_btf,
+                                   load_modules)
         return self._core
 
     def _apply_relocs(self, ps: ProgramSpec, insns: bytearray) -> None:

@@ -11,36 +11,43 @@ cached: they are raised again on the next run.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from .kernel import _debug, _write_atomic, cache_dir, content_hash, kernel_btf_key
+from .kernel import _debug, _write_atomic, cache_dir, content_hash, kernel_btf_key, modules_key
 
 if TYPE_CHECKING:
     from .core import CoreRelocator, CoreResult
     from .ext import CoreRelo
     from .types import BTF
 
-_MAGIC = "pybpf-core-results 3"   # bump when CoreResult contents change
-_Entry = tuple[int, int, bool, str, int, int, int, str, bool]   # CoreResult fields
+_MAGIC = "pybpf-core-results 4"   # bump when CoreResult contents change
+# CoreResult fields, then the modules_key() the result was computed with ("" for a result
+# that did not depend on module BTF)
+_Entry = tuple[int, int, bool, str, int, int, int, str, bool, str, str]
 _Key = tuple[int, str, int]                                # type id, access string, kind
 
 
-def relocator(local: BTF, target: BTF | None, load_target: Callable[[], BTF]) -> object:
-    """The relocator a loader uses: an explicit ``target`` is relocated against directly;
-    otherwise the running kernel's results come from (and go to) the disk cache."""
+def relocator(local: BTF, target: BTF | None, load_target: Callable[[], BTF],
+              load_modules: Callable[[], Sequence[BTF]] | None = None) -> object:
+    """The relocator a loader uses: an explicit ``target`` is relocated against directly
+    (no module BTF, as libbpf does with an overridden vmlinux); otherwise the running
+    kernel's results (vmlinux, then modules) come from (and go to) the disk cache."""
     if target is not None:
         from .core import CoreRelocator
         return CoreRelocator(local, target)
-    return CachedRelocator(local, load_target)
+    return CachedRelocator(local, load_target, load_modules)
 
 
 class CachedRelocator:
     """``CoreRelocator.relocate_section`` with results replayed from the disk cache."""
 
-    def __init__(self, local: BTF, load_target: Callable[[], BTF]) -> None:
+    def __init__(self, local: BTF, load_target: Callable[[], BTF],
+                 load_modules: Callable[[], Sequence[BTF]] | None = None) -> None:
         self.local = local
         self._load_target = load_target
+        self._load_modules = load_modules
+        self._modules_key: str | None = None
         self._real: CoreRelocator | None = None
         self.file = os.path.join(cache_dir(),
                                  f"core-{content_hash(local.raw)}-{kernel_btf_key()}")
@@ -50,24 +57,29 @@ class CachedRelocator:
     def _relocator(self) -> CoreRelocator:
         if self._real is None:
             from .core import CoreRelocator
-            self._real = CoreRelocator(self.local, self._load_target())
+            self._real = CoreRelocator(self.local, self._load_target(), self._load_modules)
         return self._real
+
+    def _mkey(self) -> str:
+        if self._modules_key is None:
+            self._modules_key = modules_key()
+        return self._modules_key
 
     def compute(self, relo: CoreRelo, section: str = "") -> CoreResult:
         from .core import CoreResult
         key = (relo.type_id, relo.access_str, relo.kind)
         e = self.entries.get(key)
-        if e is not None:
+        if e is not None and (not e[10] or e[10] == self._mkey()):
             self.hits += 1
-            orig, new, poison, reason, osize, nsize, tid, lname, validate = e
+            orig, new, poison, reason, osize, nsize, tid, lname, validate, module, mkey = e
             return CoreResult(relo, section, orig, new, poison=poison, fail_reason=reason,
                               orig_size=osize, new_size=nsize, target_id=tid, local_name=lname,
-                              validate=validate)
+                              validate=validate, modules=bool(mkey), module=module)
         self.misses += 1
         res = self._relocator().compute(relo, section)
         self.entries[key] = (res.orig_val, res.new_val, res.poison, res.fail_reason,
                              res.orig_size, res.new_size, res.target_id, res.local_name,
-                             res.validate)
+                             res.validate, res.module, self._mkey() if res.modules else "")
         return res
 
     def relocate_section(self, insns: bytearray, relos: Iterable[CoreRelo],
@@ -92,9 +104,10 @@ def _clean(s: str) -> str:
 def _save(file: str, entries: dict[_Key, _Entry]) -> None:
     lines = [_MAGIC]
     for (tid, access, kind), (orig, new, poison, reason, osz, nsz, target, lname,
-                              validate) in entries.items():
+                              validate, module, mkey) in entries.items():
         lines.append(f"{tid}\t{_clean(access)}\t{kind}\t{orig}\t{new}\t{int(poison)}\t{osz}\t"
-                     f"{nsz}\t{target}\t{_clean(lname)}\t{int(validate)}\t{_clean(reason)}")
+                     f"{nsz}\t{target}\t{_clean(lname)}\t{int(validate)}\t{module}\t{mkey}\t"
+                     f"{_clean(reason)}")
     _write_atomic(file, ("\n".join(lines) + "\n").encode())
 
 
@@ -110,11 +123,11 @@ def _load(file: str) -> dict[_Key, _Entry]:
     out: dict[_Key, _Entry] = {}
     try:
         for line in lines[1:-1]:
-            (tid, access, kind, orig, new, poison, osz, nsz, target, lname, validate,
-             reason) = line.split("\t")
+            (tid, access, kind, orig, new, poison, osz, nsz, target, lname, validate, module,
+             mkey, reason) = line.split("\t")
             out[(int(tid), access, int(kind))] = (int(orig), int(new), poison == "1", reason,
                                                   int(osz), int(nsz), int(target), lname,
-                                                  validate == "1")
+                                                  validate == "1", module, mkey)
     except ValueError:
         _debug("CO-RE result cache %s is corrupt: ignored", file)
         return {}

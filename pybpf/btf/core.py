@@ -7,7 +7,7 @@ relocations that cannot be resolved (the program fails only if that instruction 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -85,6 +85,8 @@ class CoreResult:
     # False for bitfields: clang and libbpf size their loads differently, so (as libbpf does)
     # the instruction's original value is not checked against ours
     validate: bool = True
+    modules: bool = False   # no candidate in vmlinux: the loaded modules' BTF was searched
+    module: str = ""        # the module whose type was the target, if any
 
     def describe(self) -> str:
         kind = CoreReloKind(self.relo.kind).name.lower()
@@ -92,16 +94,23 @@ class CoreResult:
         head = f"{self.section} insn#{self.relo.insn_off // 8} {kind} {what}"
         if self.poison:
             return f"{head} -> unresolved, poisoned: {self.fail_reason}"
-        return f"{head} -> {self.new_val} (was {self.orig_val})"
+        where = f" [module {self.module}]" if self.module else ""
+        return f"{head} -> {self.new_val} (was {self.orig_val}){where}"
 
 
 class CoreRelocator:
     """Computes and applies CO-RE relocations of one object against target BTF(s)."""
 
-    def __init__(self, local: BTF, target: BTF | Sequence[BTF]) -> None:
+    def __init__(self, local: BTF, target: BTF | Sequence[BTF],
+                 modules: Callable[[], Sequence[BTF]] | None = None) -> None:
+        """``modules``: gives the kernel modules' split BTFs, searched (as libbpf does) only
+        for a type with no candidate at all in ``target``."""
         self.local = local
         self.targets = [target] if isinstance(target, BTF) else list(target)
+        self._modules = modules
+        self._module_btfs: Sequence[BTF] | None = None
         self._cands: dict[int, list[tuple[BTF, int]]] = {}
+        self._via_modules: set[int] = set()     # local ids whose candidates came from modules
 
     # ---- public ----
 
@@ -133,7 +142,9 @@ class CoreRelocator:
         validate = not (kind in FIELD_KINDS and local_spec.bitfield_size)
         results: list[tuple[int, int, int, BTF]] = []
         reasons = []
-        for btf, cand in self._candidates(relo.type_id):
+        cands = self._candidates(relo.type_id)
+        mods = relo.type_id in self._via_modules
+        for btf, cand in cands:
             try:
                 targ = self._match(local_spec, kind, btf, cand)
             except _NoMatch as e:
@@ -144,10 +155,11 @@ class CoreRelocator:
         if not results:
             if kind in EXISTENCE_KINDS:
                 return CoreResult(relo, section, orig, 0, orig_size=orig_size, local_name=lname,
-                                  validate=validate)
+                                  validate=validate, modules=mods)
             reason = reasons[0] if reasons else f"no {lname} in the kernel's BTF"
             return CoreResult(relo, section, orig, 0, poison=True, fail_reason=reason,
-                              orig_size=orig_size, local_name=lname, validate=validate)
+                              orig_size=orig_size, local_name=lname, validate=validate,
+                              modules=mods)
         vals = {(v, s) for v, s, _, _ in results}
         if len(vals) > 1 and kind != CoreReloKind.TYPE_ID_TARGET:
             detail = ", ".join(f"[{c}] -> {v}" for v, _, c, _ in results)
@@ -156,7 +168,8 @@ class CoreRelocator:
                                       f"({relo.access_str}): candidates disagree: {detail}")
         val, size, cand, btf = results[0]
         return CoreResult(relo, section, orig, val, orig_size=orig_size, new_size=size,
-                          target_id=cand, target_btf=btf, local_name=lname, validate=validate)
+                          target_id=cand, target_btf=btf, local_name=lname, validate=validate,
+                          modules=mods, module=btf.name if mods else "")
 
     def apply(self, insns: bytearray, relo: CoreRelo, res: CoreResult) -> None:
         """Patch the instruction at ``relo.insn_off`` (byte offset into ``insns``)."""
@@ -249,12 +262,14 @@ class CoreRelocator:
             return cached
         lt = self.local.skip_modifiers(local_id)
         ess = essential_name(lt.name)
-        out = []
-        for btf in self.targets:
-            for tid in btf.ids_by_name(ess):
-                t = btf[tid]
-                if _kind_compat(lt.kind, t.kind):
-                    out.append((btf, tid))
+        out = [(btf, tid) for btf in self.targets for tid in btf.ids_by_name(ess)
+               if _kind_compat(lt.kind, btf[tid].kind)]
+        if not out and self._modules is not None:
+            if self._module_btfs is None:
+                self._module_btfs = self._modules()
+            self._via_modules.add(local_id)
+            out = [(btf, tid) for btf in self._module_btfs for tid in btf.ids_by_name(ess)
+                   if tid >= btf.start_id and _kind_compat(lt.kind, btf[tid].kind)]
         self._cands[local_id] = out
         return out
 

@@ -172,6 +172,7 @@ def load_kernel(use_cache: bool = True) -> BTF:
     btf = _cache.get(path)
     if btf is None:
         btf = _cache[path] = parse_cached(path, _read(path), use_cache=use_cache)
+        btf.name = "vmlinux"
     return btf
 
 
@@ -181,4 +182,40 @@ def load_module(name: str) -> BTF:
     btf = _cache.get(path)
     if btf is None:
         btf = _cache[path] = parse_btf(_read(path), base=load_kernel())
+        btf.name = name
     return btf
+
+
+def module_names() -> list[str]:
+    """Loaded modules that have BTF (none when ``$PYBPF_KERNEL_BTF`` replaces vmlinux)."""
+    path = kernel_btf_path()
+    if path != "/sys/kernel/btf/vmlinux":
+        return []
+    try:
+        return sorted(n for n in os.listdir(os.path.dirname(path)) if n != "vmlinux")
+    except OSError:
+        return []
+
+
+def load_modules() -> list[BTF]:
+    """Every loaded module's split BTF (a module unloaded meanwhile is left out)."""
+    out = []
+    for name in module_names():
+        try:
+            out.append(load_module(name))
+        except BTFError as e:
+            _debug("module BTF %s skipped: %s", name, e)
+    return out
+
+
+def modules_key() -> str:
+    """Identity of the set of loaded modules' BTFs (names, inodes, sizes): a reloaded
+    module gets a new sysfs inode, so results computed against modules go stale with it."""
+    parts = []
+    for name in module_names():
+        try:
+            st = os.stat(f"/sys/kernel/btf/{name}")
+        except OSError:
+            continue
+        parts.append(f"{name}:{st.st_ino}:{st.st_size}")
+    return blake2b("\n".join(parts).encode(), digest_size=10).hexdigest()

@@ -184,6 +184,7 @@ class BTF:
         self._lookup = _lookup
         self.index = index                  # parse.Index (what a disk cache stores)
         self._offsets: Any = None
+        self.name = ""                      # "vmlinux" or a module's name, for messages
 
     @property
     def offsets(self) -> Any:

@@ -12,9 +12,10 @@ import pytest
 
 import pybpf
 from pybpf.btf import load_kernel
+from pybpf.btf.kernel import load_module
 from pybpf.btf.types import Kind
 from pybpf.errors import VerifierError
-from tests.conftest import obj_path
+from tests.conftest import obj_path, require_feature
 
 pytestmark = pytest.mark.kernel
 
@@ -110,3 +111,43 @@ def test_poisoned_relocation_reached() -> None:
     assert "reached a CO-RE relocation that failed on this kernel" in msg
     assert "struct task_struct___pybpf.pybpf_no_such_field" in msg
     assert "has no field 'pybpf_no_such_field'" in msg
+
+
+def _veth_relocated() -> tuple[dict[str, int], set[str]]:
+    """(the program's globals after a run, the modules its CO-RE targets came from)."""
+    with pybpf.load(obj_path("core_module")) as obj:
+        assert obj.programs["core_module"].test_run(ctx=b"")[0] == 0
+        names = ("veth_exists", "headroom_off", "veth_size", "veth_id")
+        return {n: getattr(obj.bss, n) for n in names}, {r.module for r in obj.core_results}
+
+
+def _check_veth(src, module: str) -> None:
+    b, modules = _veth_relocated()
+    t = src.find("veth_priv", Kind.STRUCT)
+    assert b["veth_exists"] == 1
+    assert b["headroom_off"] == next(m.bit_offset // 8 for m in t.members
+                                     if m.name == "requested_headroom")
+    assert (b["veth_size"], b["veth_id"]) == (t.size, t.id)
+    assert modules == {module}
+
+
+def test_type_found_in_vmlinux_first() -> None:
+    """struct veth_priv: from vmlinux where veth is built in (this host), else from the
+    module; absent everywhere, the guarded relocations are dead code and the load works."""
+    k = load_kernel()
+    if k.find_all("veth_priv", Kind.STRUCT):
+        _check_veth(k, "")
+    elif not os.path.exists("/sys/kernel/btf/veth"):
+        assert _veth_relocated()[0]["veth_exists"] == 0
+    else:
+        _check_veth(load_module("veth"), "veth")
+
+
+def test_relocation_against_module_btf() -> None:
+    k = load_kernel()
+    require_feature(not k.find_all("veth_priv", Kind.STRUCT)
+                    and os.path.exists("/sys/kernel/btf/veth"),
+                    "module BTF for veth (veth built in, or not loaded as a module)")
+    mod = load_module("veth")
+    assert mod.find("veth_priv", Kind.STRUCT).id >= k.end_id      # a split-BTF (module) id
+    _check_veth(mod, "veth")

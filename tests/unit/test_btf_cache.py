@@ -89,3 +89,25 @@ def test_explicit_target_is_not_cached(setup):
     local, _code, _relos = setup
     r = C.relocator(local, target_btf(), lambda: pytest.fail("not used"))
     assert isinstance(r, CoreRelocator)
+
+
+def test_results_from_module_btf_go_stale_with_the_modules(setup, monkeypatch):
+    """A result that searched module BTF is replayed only while the same modules are
+    loaded (modules_key); the others do not depend on modules."""
+    from tests.unit.test_core import _module_btf
+    local, code, relos = setup
+    monkeypatch.setattr(C, "modules_key", lambda: "mods-1")
+    cold = C.CachedRelocator(local, target_btf, lambda: [_module_btf()])
+    res = cold.relocate_section(bytearray(code), relos, "s")
+    assert [r.module for r in res] == ["", "", "", "", "mod_a", "mod_a"]
+    assert res[4].new_val == 1 and not res[5].poison            # found in the module
+    warm = C.CachedRelocator(local, lambda: pytest.fail("target BTF loaded"),
+                             lambda: pytest.fail("modules loaded"))
+    again = warm.relocate_section(bytearray(code), relos, "s")
+    assert (warm.hits, warm.misses) == (len(relos), 0)
+    assert [r.describe() for r in again] == [r.describe() for r in res]
+    monkeypatch.setattr(C, "modules_key", lambda: "mods-2")      # a module was (re)loaded
+    gone = C.CachedRelocator(local, target_btf, lambda: [])
+    third = gone.relocate_section(bytearray(code), relos, "s")
+    assert (gone.hits, gone.misses) == (len(relos) - 2, 2)
+    assert third[4].new_val == 0 and third[5].poison

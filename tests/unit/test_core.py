@@ -137,6 +137,40 @@ def test_type_matches():
     assert run(K.TYPE_MATCHES, "gone", "0", I.Insn(MOV_K, 1, 0, 0, 1))[0].new_val == 0
 
 
+def _module_btf():
+    b = Builder()
+    c = common(b)
+    b.struct("gone", 8, [("pad", c["u32"], 0), ("x", c["s32"], 32)])
+    btf = b.build()
+    btf.name = "mod_a"
+    return btf
+
+
+def test_module_btf_searched_only_without_vmlinux_candidates():
+    """libbpf's rule: module BTFs are searched for a type that vmlinux lacks entirely."""
+    local, ids = local_btf()
+    asked = []
+    rel = CoreRelocator(local, target_btf(), lambda: asked.append(1) or [_module_btf()])
+    code = bytearray(I.Insn(LDX_W, 1, 1, 0, 0).encode() * 3)
+    task = CoreRelo(0, ids["task"], "0:0", int(K.FIELD_BYTE_OFFSET))
+    gone = [CoreRelo(off, ids["gone"], "0:0", int(K.FIELD_BYTE_OFFSET)) for off in (8, 16)]
+    res = rel.relocate_section(code, [task], "s")[0]
+    assert (res.new_val, res.modules, res.module, asked) == (8, False, "", [])
+    res = rel.relocate_section(code, gone, "s")
+    assert [(r.new_val, r.modules, r.module) for r in res] == [(4, True, "mod_a")] * 2
+    assert asked == [1] and I.decode(code, 1).off == I.decode(code, 2).off == 4   # loaded once
+    assert res[0].describe().endswith("-> 4 (was 0) [module mod_a]")
+
+
+def test_type_missing_everywhere_searched_modules_and_poisoned():
+    local, ids = local_btf()
+    rel = CoreRelocator(local, target_btf(), lambda: [])
+    code = bytearray(I.Insn(LDX_W, 1, 1, 0, 0).encode())
+    res = rel.relocate_section(code, [CoreRelo(0, ids["gone"], "0:0",
+                                               int(K.FIELD_BYTE_OFFSET))], "s")[0]
+    assert res.poison and res.modules and not res.module
+
+
 def test_ambiguous_candidates():
     with pytest.raises(CORERelocationError, match="ambiguous"):
         run(K.FIELD_BYTE_OFFSET, "task", "0:0", I.Insn(LDX_W, 1, 1, 0, 0), dup=True)
