@@ -187,11 +187,12 @@ class _Loader:
         if ms.is_global_data:
             self._init_global_data(name, ms, fd)
         if ms.pinning == PIN_BY_NAME:
-            from .attach.tracefs import ensure_bpffs
-            ensure_bpffs()
+            from .attach.tracefs import BPFFS_DIR, ensure_bpffs, pin_object
             path = self._pin_path(ms)
+            if path.startswith(BPFFS_DIR + "/"):
+                ensure_bpffs()                       # before makedirs: a fresh /sys/fs/bpf
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            sysbpf.obj_pin(int(fd), path)
+            pin_object(int(fd), path, f"map {name}")
         return fd
 
     def _pin_path(self, ms: MapSpec) -> str:

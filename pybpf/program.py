@@ -70,9 +70,9 @@ class Program(Closeable):
         return retval, out, duration
 
     def pin(self, path: str) -> None:
-        from .attach.tracefs import ensure_bpffs
-        ensure_bpffs()
-        sysbpf.obj_pin(self.fd, path)
+        """Pin the program at ``path`` on a bpffs (/sys/fs/bpf/..., mounted if needed)."""
+        from .attach.tracefs import pin_object
+        pin_object(self.fd, path, f"program {self.name}")
 
     # ---- attach verbs (implemented in pybpf.attach) ----
 

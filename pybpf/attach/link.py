@@ -101,19 +101,8 @@ class Link(Closeable):
         if lfd is None:
             raise AttachError(f"{self.description}: this kind of attachment cannot be pinned "
                               f"(only BPF links can)")
-        from .tracefs import BPFFS_DIR, ensure_bpffs
-        if path.startswith(BPFFS_DIR + "/"):
-            ensure_bpffs()
-        try:
-            sysbpf.obj_pin(int(lfd), path)
-        except BPFError as e:
-            if e.errno in (errno.EACCES, errno.EPERM):
-                raise BPFPermissionError(f"pin {self.description} to {path}", e.errno,
-                                         "no write access to that bpffs directory (run as root)"
-                                         ) from e
-            if e.errno == errno.EEXIST:
-                raise AttachError(f"pin {self.description}: {path} already exists", e.errno) from e
-            raise
+        from .tracefs import pin_object
+        pin_object(int(lfd), path, self.description)
         self.pinned_path = path
 
     def unpin(self) -> None:

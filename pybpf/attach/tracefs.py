@@ -82,6 +82,28 @@ def ensure_bpffs(path: str = BPFFS_DIR) -> str:
     return path
 
 
+def pin_object(fd: int, path: str, what: str) -> None:
+    """Pin the BPF object ``fd`` (``what`` names it in errors) at ``path``, mounting bpffs at
+    /sys/fs/bpf first when the path is under it."""
+    from ..errors import BPFError, BPFPermissionError
+    from ..sys import bpf as sysbpf
+    if path.startswith(BPFFS_DIR + "/"):
+        ensure_bpffs()
+    try:
+        sysbpf.obj_pin(fd, path)
+    except BPFError as e:
+        if e.errno in (errno.EACCES, errno.EPERM):
+            raise BPFPermissionError(f"pin {what} to {path}", e.errno,
+                                     "no write access to that bpffs directory (run as root)"
+                                     ) from e
+        if e.errno == errno.EEXIST:
+            raise SyscallError(f"pin {what}", e.errno, f"{path} already exists") from e
+        if e.errno == errno.ENOENT:
+            raise SyscallError(f"pin {what} to {path}", e.errno,
+                               "no such directory on a bpffs") from e
+        raise
+
+
 def event_id(category: str, name: str) -> int:
     """Tracepoint id from tracefs events/<category>/<name>/id."""
     path = os.path.join(tracefs_path(), "events", category, name, "id")

@@ -172,9 +172,10 @@ class BaseMap:
     # -- pinning --
 
     def pin(self, path: str | os.PathLike[str]) -> None:
-        """Pin the map at ``path`` on a bpffs (/sys/fs/bpf/...)."""
+        """Pin the map at ``path`` on a bpffs (/sys/fs/bpf/..., mounted if needed)."""
+        from ..attach.tracefs import pin_object
         p = os.fspath(path)
-        sysbpf.obj_pin(self.fd, p)
+        pin_object(self.fd, p, f"map {self.name}")
         self._pin_path = p
 
     def unpin(self, path: str | os.PathLike[str] | None = None) -> None:
