@@ -446,6 +446,9 @@ class _Linker:
         sec = _sym_section(self.p, sym)
         where = f"program {f.name} insn {idx}"
         if ins.code == I.CALL:
+            if sym.shndx == "SHN_UNDEF" and self.externs.get(sym.name) == "ksym":
+                relocs.append(RelocSpec(idx, "ksym", sym.name, 0))     # a kfunc call
+                return None
             if sec not in self.p.exec_sections:
                 raise ELFError(f"{where}: call to unknown function {sym.name!r}", path=self.p.path,
                                section=f.section)

@@ -9,7 +9,7 @@ import pytest
 
 import pybpf
 from pybpf.externs import kallsyms, kernel_config, kernel_version_code
-from tests.conftest import obj_path
+from tests.conftest import obj_path, require_feature
 
 pytestmark = pytest.mark.kernel
 
@@ -31,3 +31,41 @@ def test_kconfig_and_ksym_values_seen_by_the_program(no_fd_leak):
         assert d.neg == -1 and d.neg.name == "PYBPF_NEG"          # signed ENUM
         assert d.ratio == 0.5                                     # FLOAT
         assert b.runs == 1
+
+
+def test_typed_ksym(no_fd_leak):
+    """runqueues (per-CPU, typed by kernel BTF): struct rq's cpu is the CPU the run took."""
+    require_feature("runqueues" in kallsyms(),
+                    "data symbols in /proc/kallsyms (CONFIG_KALLSYMS_ALL), which typed "
+                    "__ksym variables need")
+    with pybpf.load(obj_path("btf_ksym")) as o:
+        for cpu in sorted(os.sched_getaffinity(0))[:2]:
+            assert o.programs["read_rq"].test_run(ctx=b"", cpu=cpu, flags=1)[0] == 0
+            assert o.data.rq_cpu == o.data.this_cpu == cpu
+
+
+def test_kfunc_calls(no_fd_leak):
+    """bpf_task_from_pid / bpf_task_release, resolved to kernel BTF FUNC ids: the program
+    finds this process's task by pid and reads its tgid through the trusted pointer."""
+    from pybpf.btf import load_kernel
+    from pybpf.btf.types import Kind
+    require_feature(bool(load_kernel().find_all("bpf_task_from_pid", Kind.FUNC)),
+                    "the bpf_task_from_pid kfunc (6.2)")
+    with pybpf.load(obj_path("btf_kfunc"), rodata={"targ_pid": os.getpid()}) as o:
+        with o.programs["kfunc_enter"].attach():
+            for _ in range(3):
+                os.getppid()
+        assert o.bss.hits == 3 and o.data.found_tgid == os.getpid()
+
+
+def test_unknown_kfunc_named(no_fd_leak):
+    """A kfunc the kernel lacks (the object's call renamed before load) is named."""
+    from dataclasses import replace
+
+    from pybpf.errors import LoadError
+    spec = pybpf.ObjectSpec.from_file(obj_path("btf_kfunc"))
+    ps = spec.programs["kfunc_enter"]
+    ps.relocs = [replace(r, target="pybpf_no_such_kfunc") if r.target == "bpf_task_from_pid"
+                 else r for r in ps.relocs]
+    with pytest.raises(LoadError, match="kfunc 'pybpf_no_such_kfunc' not found in kernel BTF"):
+        spec.load()

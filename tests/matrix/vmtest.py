@@ -4,7 +4,7 @@
 Each kernel is fetched from Debian's archive with a private apt configuration (never
 installed), unpacked into a cache, booted with a tiny busybox initramfs that mounts the
 host's root read-only over 9p, and the test command runs chrooted into it. Results come
-back through a second, writable 9p share. Stdlib only. See tests/matrix/README.md.
+back through a second, writable 9p share. Stdlib only. README.md (Kernel matrix) has more.
 """
 
 from __future__ import annotations
@@ -608,6 +608,25 @@ def host_result(junit: Path) -> Result | None:
     """The host suite's row (from `make test`'s junit file, if written in the last hour)."""
     if not junit.exists() or time.time() - junit.stat().st_mtime > 3600:
         return None
+    return _host_row(junit)
+
+
+def run_host(junit: Path) -> Result:
+    """Run the kernel suite on the host (what the guests run), for a standalone matrix run."""
+    py = os.path.realpath(sys.executable)
+    junit.parent.mkdir(parents=True, exist_ok=True)
+    log(f"host: running the kernel suite ({os.uname().release}) before the guests")
+    t0 = time.monotonic()
+    subprocess.run([py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow",
+                    "tests/kernel", f"--junitxml={junit}"], cwd=REPO,
+                   env={**os.environ, "PYBPF_REQUIRE_KERNEL": "1"},
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    row = _host_row(junit) if junit.exists() else Result("host", os.uname().release,
+                                                         problem="the host suite wrote no junit")
+    return dataclasses.replace(row, wall=time.monotonic() - t0)
+
+
+def _host_row(junit: Path) -> Result:
     passed, failed, errors, skipped, failures = parse_junit(junit)
     return Result("host", os.uname().release, 0 if not (failed or errors) else 1, passed, failed,
                   errors, skipped, btf=os.path.exists("/sys/kernel/btf/vmlinux"),
@@ -681,6 +700,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     results.mkdir(parents=True, exist_ok=True)
     command = args.cmd or default_command()
+    host = None
+    if not args.cmd:     # the host row: `make test` has just run it, else run it now
+        host = host_result(REPO / HOST_JUNIT) or run_host(REPO / HOST_JUNIT)
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futs = {pool.submit(boot, k, images[k.label], command, results, args.timeout): k
                 for k in kernels}
@@ -699,8 +721,9 @@ def main(argv: list[str] | None = None) -> int:
             done[label] = dataclasses.replace(r, problem=r.problem or "", retried=True)
             log(f"{label}: rc={r.rc} {r.wall:.1f}s {r.problem}")
     ordered = [done[k.label] for k in kernels]
-    host = host_result(REPO / HOST_JUNIT)
     print(table(([host] if host else []) + ordered))
+    if host and (host.failures or host.problem):
+        print("\nhost failures:\n" + "\n".join(f"  {m}" for m in host.failures or [host.problem]))
     for r in ordered:
         if r.problem:
             print(f"\n{r.label}: {r.problem}")
@@ -713,11 +736,14 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(f"  {line}" for line in tail))
     print("\nCO-RE: task_struct field offsets (accessor -> byte offset) relocated per kernel "
           f"for {CORE_PROOF_OBJ}:")
-    for r in ordered:
-        offs = core_offsets(_read_text(results / r.label / "core.txt"))
-        print(f"  {r.label:6} {', '.join(offs) if offs else '(no core.txt)'}")
+    host_core = subprocess.run([os.path.realpath(sys.executable), "-m", "pybpf", "object", "info",
+                                CORE_PROOF_OBJ], cwd=REPO, capture_output=True, text=True).stdout
+    for label, text in [("host", host_core)] + [
+            (r.label, _read_text(results / r.label / "core.txt")) for r in ordered]:
+        offs = core_offsets(text)
+        print(f"  {label:6} {', '.join(offs) if offs else '(no core.txt)'}")
     print(f"\ntotal {time.monotonic() - t_start:.1f}s; results in {results}")
-    return 0 if all(r.ok for r in ordered) else 1
+    return 0 if all(r.ok for r in ordered + ([host] if host else [])) else 1
 
 
 if __name__ == "__main__":
