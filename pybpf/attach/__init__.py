@@ -34,19 +34,29 @@ _HEAVY = {"kprobe": "kprobe", "kretprobe": "kprobe", "ksyscall": "kprobe", "kret
           "uretprobe_multi": "uprobe", "usdt": "usdt"}
 _LIGHT = ("link", "perf_event", "tracepoint", "raw_tracepoint", "tracefs", "tracing", "net",
           "cgroup")
+# program type name -> the light modules its attach_*() calls use (besides link and tracefs);
+# a type not listed preloads every light module
+_BY_TYPE = {
+    "TRACEPOINT": ("tracepoint",), "RAW_TRACEPOINT": ("raw_tracepoint",),
+    "RAW_TRACEPOINT_WRITABLE": ("raw_tracepoint",), "PERF_EVENT": ("perf_event",),
+    "KPROBE": (), "TRACING": ("tracing",), "LSM": ("tracing", "cgroup"),
+    "EXT": ("tracing",), "XDP": ("net",), "SCHED_CLS": ("net",), "SCHED_ACT": ("net",),
+    "SOCKET_FILTER": ("net",),
+}
 
 
 def preload(sections: Iterable[str]) -> None:
     """Import the attach code for programs of ``sections`` (called at load): a process may
     drop privileges between load and attach, after which imports can fail."""
-    mods = set(_LIGHT)
+    mods = {"link", "tracefs"}
     for sec in sections:
         try:
-            kind = lookup(sec)[0].attach
+            sdef = lookup(sec)[0]
         except BPFError:
             continue
-        if kind in _HEAVY:
-            mods.add(_HEAVY[kind])
+        mods.update(_BY_TYPE.get(getattr(sdef.prog_type, "name", ""), _LIGHT))
+        if sdef.attach in _HEAVY:
+            mods.add(_HEAVY[sdef.attach])
     for mod in sorted(mods):
         importlib.import_module(f".{mod}", __name__)
 
@@ -128,6 +138,14 @@ _NEEDS_TARGET = frozenset({"tracepoint", "raw_tracepoint", "kprobe", "kretprobe"
                            "uretprobe", "usdt"})
 
 
+# the attach_*() function auto_attach calls for each kind in _NEEDS_TARGET
+_AUTO_FN = {"tracepoint": "attach_tracepoint", "raw_tracepoint": "attach_raw_tracepoint",
+            "kprobe": "attach_kprobe", "kretprobe": "attach_kprobe",
+            "ksyscall": "attach_ksyscall", "kretsyscall": "attach_ksyscall",
+            "kprobe_multi": "attach_kprobe_multi", "kretprobe_multi": "attach_kprobe_multi",
+            "uprobe": "attach_uprobe", "uretprobe": "attach_uprobe", "usdt": "attach_usdt"}
+
+
 def can_auto_attach(prog: Any) -> bool:
     """Whether ``auto_attach`` can attach ``prog`` with no arguments (its SEC names a target)."""
     sdef, target = lookup(prog.spec.section)
@@ -144,11 +162,7 @@ def can_auto_attach(prog: Any) -> bool:
 
 def auto_attach(prog: Any, **kw: Any) -> Link:
     """Attach as the SEC() name says, with libbpf's conventions."""
-    g = __getattr__
-    attach_tracepoint, attach_raw_tracepoint = g("attach_tracepoint"), g("attach_raw_tracepoint")
-    attach_kprobe, attach_ksyscall = g("attach_kprobe"), g("attach_ksyscall")
-    attach_kprobe_multi, attach_uprobe = g("attach_kprobe_multi"), g("attach_uprobe")
-    attach_usdt, attach_tracing, attach_cgroup = g("attach_usdt"), g("attach_tracing"), g("attach_cgroup")
+    g = __getattr__     # only the attach code this kind needs is imported
     sdef, target = lookup(prog.spec.section)
     kind = sdef.attach
     where = f"program {prog.name} (SEC {prog.spec.section!r})"
@@ -158,22 +172,10 @@ def auto_attach(prog: Any, **kw: Any) -> Link:
         except AttachError as e:
             raise AttachError(f"{where}: {e}; or call the attach_*() method with a target") from None
         args.update(kw)
-        if kind == "tracepoint":
-            return attach_tracepoint(prog, **args)
-        if kind == "raw_tracepoint":
-            return attach_raw_tracepoint(prog, **args)
-        if kind in ("kprobe", "kretprobe"):
-            return attach_kprobe(prog, **args)
-        if kind in ("ksyscall", "kretsyscall"):
-            return attach_ksyscall(prog, **args)
-        if kind in ("kprobe_multi", "kretprobe_multi"):
-            return attach_kprobe_multi(prog, **args)
-        if kind in ("uprobe", "uretprobe"):
-            return attach_uprobe(prog, **args)
-        return attach_usdt(prog, **args)
+        return g(_AUTO_FN[kind])(prog, **args)
     if kind == "tracing":
-        return attach_tracing(prog, **kw)
+        return g("attach_tracing")(prog, **kw)
     if kind == "cgroup" and "cgroup" in kw:
-        return attach_cgroup(prog, **kw)
+        return g("attach_cgroup")(prog, **kw)
     raise AttachError(f"{where}: cannot auto-attach (needs a target): use attach_xdp(), "
                       f"attach_tc(), attach_socket(), attach_cgroup() or attach_perf_event()")
