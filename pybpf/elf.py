@@ -5,12 +5,12 @@ Everything here is a pure function of the object's bytes: no kernel is involved.
 
 from __future__ import annotations
 
-import logging
 import os
 import struct
 from dataclasses import dataclass, field
 
 from . import insn as I
+from ._log import get_logger
 from .attach.sections import lookup as lookup_section
 from .btf.types import BTF, Kind
 from .errors import BPFError, BTFError, ELFError
@@ -18,7 +18,7 @@ from .mapdefs import global_data_map, parse_btf_map, parse_legacy_maps, values_o
 from .spec import MapSpec, ObjectSpec, ProgramSpec, RelocSpec
 from .sys.consts import PSEUDO_CALL, PSEUDO_FUNC
 
-log = logging.getLogger("pybpf.elf")
+log = get_logger("pybpf.elf")
 
 EM_BPF = 247
 EVENT_SECTION = ".pybpf.events"   # PYBPF_EVENT() declarations: read, never loaded

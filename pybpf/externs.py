@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import functools
 import gzip
-import logging
 import os
 import re
 from typing import Any
 
+from ._log import get_logger
 from .btf.types import BTF, LINKAGE_EXTERN, Kind
 from .errors import LoadError
 
-log = logging.getLogger("pybpf.externs")
+log = get_logger("pybpf.externs")
 
 BPF_FUNC_GET_ATTACH_COOKIE = 174
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import errno
 import functools
-import logging
 import struct
 
+from ._log import get_logger
 from .errors import BPFError
 from .sys import bpf as sysbpf
 from .sys.consts import MapFlags, MapType
 
-log = logging.getLogger("pybpf.features")
+log = get_logger("pybpf.features")
 
 _HDR = struct.Struct("<HBBIIIII")
 

@@ -8,7 +8,6 @@ prog-array and map-in-map slots. A failure at any step closes everything made so
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import re
 import struct
@@ -16,6 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from . import insn as I
+from ._log import get_logger
 from .btf.types import BTF, Kind
 from .errors import BPFError, LoadError, VerifierError
 from .externs import kernel_version_code
@@ -35,7 +35,7 @@ from .sys.consts import (
 )
 from .sys.fd import FD
 
-log = logging.getLogger("pybpf.loader")
+log = get_logger("pybpf.loader")
 
 POISON_HELPER = 0xBAD2310
 LOG_SIZE_START = 1 << 16

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._log import get_logger
 from .closeable import Closeable
 from .program import Program
 from .spec import ObjectSpec
@@ -14,7 +14,7 @@ from .sys.fd import FD
 if TYPE_CHECKING:
     from .attach.link import Link
 
-log = logging.getLogger("pybpf")
+log = get_logger("pybpf")
 
 
 class Object(Closeable):

@@ -23,7 +23,6 @@ import bisect
 import functools
 import hashlib
 import io
-import logging
 import os
 import shutil
 import struct
@@ -32,7 +31,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-log = logging.getLogger("pybpf.symbols")
+from ._log import get_logger
+
+log = get_logger("pybpf.symbols")
 
 __all__ = ["ElfSymbols", "KernelSymbols", "Symbol", "UNKNOWN", "UserSymbols", "demangle",
            "fold", "fold_stacks"]

@@ -6,12 +6,12 @@ import difflib
 import errno
 import fnmatch
 import functools
-import logging
 import os
 import platform
 from collections.abc import Sequence
 from typing import Any
 
+from .._log import get_logger
 from ..errors import AttachError, BPFError
 from ..sys import bpf as sysbpf
 from ..sys.consts import AttachType
@@ -28,7 +28,7 @@ from .probes import (
 )
 from .tracefs import tracefs_path
 
-log = logging.getLogger("pybpf.attach")
+log = get_logger("pybpf.attach")
 
 # The arch prefix of syscall wrappers (CONFIG_ARCH_HAS_SYSCALL_WRAPPER), as libbpf knows them.
 SYSCALL_PREFIXES = {

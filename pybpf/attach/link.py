@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import atexit
 import errno
-import logging
 import os
 import signal
 import struct
@@ -18,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._log import get_logger
 from ..closeable import Closeable
 from ..errors import AttachError, BPFError, BPFPermissionError, NotSupportedError
 from ..sys import bpf as sysbpf
@@ -26,7 +26,7 @@ from ..sys.cdefs import ffi
 from ..sys.consts import AttachType, LinkType
 from ..sys.fd import FD
 
-log = logging.getLogger("pybpf.attach")
+log = get_logger("pybpf.attach")
 
 _live: weakref.WeakSet[Link] = weakref.WeakSet()
 _live_lock = threading.Lock()

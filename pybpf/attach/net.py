@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import itertools
-import logging
 import os
 import socket
 import struct
@@ -17,12 +16,13 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from .._log import get_logger
 from ..errors import AttachError, BPFError, NotSupportedError
 from ..sys import bpf as sysbpf
 from ..sys.consts import XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE, XDP_FLAGS_UPDATE_IF_NOEXIST, AttachType
 from .link import CallbackLink, FDLink, Link
 
-log = logging.getLogger("pybpf.attach")
+log = get_logger("pybpf.attach")
 
 SO_ATTACH_BPF = 50
 SO_DETACH_BPF = 27

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import errno
 import itertools
-import logging
 import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .._log import get_logger
 from ..errors import AttachError
 from ..sys.cdefs import ffi
 from ..sys.consts import PerfType
@@ -22,7 +22,7 @@ from ..sys.fd import FD
 from .link import Link, PerfLink, perf_open
 from .tracefs import event_id, tracefs_path
 
-log = logging.getLogger("pybpf.attach")
+log = get_logger("pybpf.attach")
 
 GROUP = "pybpf"
 PMU_DIR = "/sys/bus/event_source/devices"

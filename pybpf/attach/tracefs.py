@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import errno
 import functools
-import logging
 import os
 
+from .._log import get_logger
 from ..errors import AttachError, SyscallError
 
-log = logging.getLogger("pybpf.attach")
+log = get_logger("pybpf.attach")
 
 TRACEFS_DIRS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 BPFFS_DIR = "/sys/fs/bpf"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import difflib
 import errno
 import functools
-import logging
 import os
 import platform
 import shutil
@@ -25,6 +24,7 @@ from typing import Any
 from elftools.common.exceptions import ELFError as _PyELFError
 from elftools.elf.elffile import ELFFile
 
+from .._log import get_logger
 from ..errors import AttachError, BPFError, NotSupportedError
 from .link import Link
 from .probes import (
@@ -37,7 +37,7 @@ from .probes import (
     uprobe_pmu_attr,
 )
 
-log = logging.getLogger("pybpf.attach")
+log = get_logger("pybpf.attach")
 
 LD_SO_CACHE = "/etc/ld.so.cache"
 _NEW_MAGIC = b"glibc-ld.so.cache1.1"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import difflib
 import errno
 import functools
-import logging
 import os
 import re
 import struct
@@ -24,6 +23,7 @@ from typing import Any
 from elftools.common.exceptions import ELFError as _PyELFError
 from elftools.elf.elffile import ELFFile
 
+from .._log import get_logger
 from ..errors import AttachError, BPFError, NotSupportedError
 from ..sys import bpf as sysbpf
 from ..sys.cdefs import ffi
@@ -31,7 +31,7 @@ from ..sys.fd import FD
 from .link import Link, MultiLink, close_multi_on_error
 from .uprobe import Segment, attach_uprobe, resolve_binary
 
-log = logging.getLogger("pybpf.attach")
+log = get_logger("pybpf.attach")
 
 NT_STAPSDT = 3
 SPEC_MAP = "__bpf_usdt_specs"

@@ -6,17 +6,17 @@ relocations that cannot be resolved (the program fails only if that instruction 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 
 from .. import insn as I
+from .._log import get_logger
 from ..errors import CORERelocationError
 from .ext import CoreRelo
 from .types import BTF, COMPOSITES, ENUMS, INT_SIGNED, Kind, Type
 
-log = logging.getLogger("pybpf.core")
+log = get_logger("pybpf.core")
 
 POISON_HELPER = 0xBAD2310
 MAX_DEPTH = 32

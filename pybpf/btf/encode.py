@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import struct
 from collections.abc import Callable, Collection
 
+from .._log import get_logger
 from .types import BTF, LINKAGE_EXTERN, LINKAGE_GLOBAL, Kind
 
-log = logging.getLogger("pybpf.btf")
+log = get_logger("pybpf.btf")
 
 _INFO = struct.Struct("<I")
 

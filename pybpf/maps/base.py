@@ -8,11 +8,11 @@ special map types (ring buffer, perf buffer, stack traces) add theirs with
 from __future__ import annotations
 
 import errno
-import logging
 import os
 from collections.abc import ItemsView, Iterable, Iterator, Mapping, MutableMapping, ValuesView
 from typing import TYPE_CHECKING, Any
 
+from .._log import get_logger
 from ..errors import BPFError, MapError, SyscallError
 from ..spec import MapSpec
 from ..sys import bpf as sysbpf
@@ -24,7 +24,7 @@ from .codec import Codec, codec_for, paused_gc, raw_codec
 if TYPE_CHECKING:
     from ..btf.types import BTF
 
-log = logging.getLogger("pybpf.maps")
+log = get_logger("pybpf.maps")
 
 __all__ = ["BaseMap", "Map", "map_class_for", "open_map", "register_map_class"]
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import logging
 import operator
 import re
 import struct
@@ -43,6 +42,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from .._log import DEBUG, WARNING, get_logger
 from ..btf.types import BTF, INT_BOOL, INT_CHAR, INT_SIGNED, Kind, Type
 from ..errors import BTFError, MapError
 
@@ -52,7 +52,7 @@ except ImportError:  # pragma: no cover - other Pythons
     def _tuplegetter(index: int, doc: str | None) -> Any:  # type: ignore[misc]
         return property(operator.itemgetter(index), doc=doc)
 
-log = logging.getLogger("pybpf.maps")
+log = get_logger("pybpf.maps")
 
 __all__ = ["Codec", "EnumValue", "Record", "codec_for", "paused_gc", "raw_codec", "text_value",
            "type_size"]
@@ -328,7 +328,7 @@ def codec_for(btf: BTF | None, type_id: int, size: int) -> Codec:
     if tsize != size:
         # object-file DATASECs have size 0 until fixed up: their maps decode as raw bytes
         # (typed access goes through GlobalVars); anything else is worth a warning
-        level = logging.DEBUG if comp.resolve(type_id)[0].kind == Kind.DATASEC else logging.WARNING
+        level = DEBUG if comp.resolve(type_id)[0].kind == Kind.DATASEC else WARNING
         log.log(level, "BTF type [%d] %s is %d bytes, not %d: decoding it as raw bytes",
                 type_id, _safe_type_name(btf, type_id), tsize, size)
         c = raw_codec(size)

@@ -12,13 +12,13 @@ wrap the end of the data area: those are reassembled into one buffer.
 
 from __future__ import annotations
 
-import logging
 import mmap
 import select
 import struct
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from .._log import get_logger
 from ..errors import MapError, SyscallError
 from ..spec import MapSpec
 from ..sys.consts import (
@@ -36,7 +36,7 @@ from .base import BaseMap, register_map_class
 from .codec import Codec, paused_gc
 from .ringbuf import bytes_struct, event_codec, event_type_name
 
-log = logging.getLogger("pybpf.maps")
+log = get_logger("pybpf.maps")
 
 __all__ = ["PerfBuffer"]
 

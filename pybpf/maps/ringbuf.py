@@ -9,7 +9,6 @@ offset, then the data; records are 8-byte aligned.
 
 from __future__ import annotations
 
-import logging
 import mmap
 import select
 import struct
@@ -17,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from .._log import get_logger
 from ..errors import BPFError, MapError
 from ..sys import bpf as sysbpf
 from ..sys.consts import MapType
@@ -24,7 +24,7 @@ from ..sys.perf import PAGE_SIZE
 from .base import BaseMap, register_map_class
 from .codec import Codec, codec_for, paused_gc
 
-log = logging.getLogger("pybpf.maps")
+log = get_logger("pybpf.maps")
 
 __all__ = ["RecordBatch", "RingBuffer", "RingBufferPoller"]
 

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import errno
-import logging
 import os
 from collections.abc import Sequence
 from typing import Any
 
+from .._log import get_logger
 from ..errors import BPFPermissionError, SyscallError
 from .cdefs import ffi, libc
 from .consts import SYS_BPF, Cmd
 from .fd import FD
 
-log = logging.getLogger("pybpf.sys")
+log = get_logger("pybpf.sys")
 
 _SYS = ffi.cast("long", SYS_BPF)
 
