@@ -15,6 +15,7 @@ PYTHONDONTWRITEBYTECODE).
 from __future__ import annotations
 
 import os
+import pty
 import shutil
 import signal
 import statistics
@@ -66,15 +67,28 @@ def ours(extra: dict[str, str], code: str = CHILD) -> tuple[float, int, float]:
 
 def peer() -> tuple[float, int, float]:
     """The C tool: wall ms to its header line, peak RSS MB and CPU ms (until it exits on
-    SIGINT right after: detach adds little CPU)."""
+    SIGINT right after: detach adds little CPU).
+
+    Its stdout is a pty, as in a terminal: on a pipe, stdio buffers the header until 4 KB of
+    events have followed it, which measured the machine's open() rate (0.1 s on a busy VM,
+    seconds to minutes on an idle one), not start-up."""
+    master, slave = pty.openpty()
     t = time.perf_counter()
-    p = subprocess.Popen([PEER], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    assert p.stdout is not None
-    p.stdout.readline()
-    dt = (time.perf_counter() - t) * 1000
-    p.send_signal(signal.SIGINT)
-    _, _, ru = os.wait4(p.pid, 0)
-    p.returncode = 0
+    p = subprocess.Popen([PEER], stdout=slave, stderr=subprocess.DEVNULL)
+    os.close(slave)
+    buf = b""
+    try:
+        while b"\n" not in buf:
+            chunk = os.read(master, 4096)
+            if not chunk:
+                raise SystemExit("libbpf-tools opensnoop exited before its header")
+            buf += chunk
+        dt = (time.perf_counter() - t) * 1000
+    finally:
+        p.send_signal(signal.SIGINT)
+        _, _, ru = os.wait4(p.pid, 0)
+        p.returncode = 0
+        os.close(master)
     return dt, ru.ru_maxrss // 1024, (ru.ru_utime + ru.ru_stime) * 1000
 
 
