@@ -171,6 +171,26 @@ def test_shared_library_probe_libstdcxx_throw(uobj, tmp_path):
     assert (uobj.bss.thrown_value, uobj.bss.throw_hits) == (4242, 1)
 
 
+def test_libc_setjmp_probe(uobj):
+    """glibc's own probes (libc:setjmp), where this libc was built with them."""
+    from pybpf.attach.uprobe import find_library
+    libc = find_library("c")
+    if not any(n.probe == "libc:setjmp" for n in list_usdt(libc)):
+        pytest.skip(f"{libc} has no USDT notes (glibc built without systemtap, as Debian's is)")
+    require_feature(features.bpf_cookie(), "BPF cookies (5.15), which USDT in a shared library "
+                    "needs")
+    import ctypes
+    c = ctypes.CDLL(libc)
+    buf = ctypes.create_string_buffer(512)              # a jmp_buf, generously sized
+    with pybpf.load(obj_path("attach_usdt"), rodata={"targ_pid": os.getpid()}) as o:
+        with o.programs["on_usdt"].attach_usdt("c", "libc", "setjmp"):
+            for _ in range(3):
+                assert c._setjmp(buf) == 0
+        hit = [r for r in recs(o).values() if r.hits]
+    assert len(hit) == 1 and hit[0].hits == 3 and hit[0].cnt == 3   # (jmp_buf, mask, ret)
+    assert hit[0].args[0] == ctypes.addressof(buf)
+
+
 def test_python_semaphore_probe_auto_attached_from_section(uobj):
     py = "/usr/bin/python3.11"
     if not os.path.exists(py) or not any(n.probe == "python:import__find__load__start"
