@@ -80,13 +80,16 @@ def test_every_relocation_kind() -> None:
                        if e.name == "BPF_MAP_TYPE_RINGBUF")
         assert (b.ringbuf_val, b.renum_ringbuf_val) == (ringbuf, ringbuf) == (27, 27)
         assert (b.exists_ringbuf, b.exists_nope, b.exists_hash_renum) == (1, 0, 1)
-        # bitfield signal->is_child_subreaper, set and cleared by prctl
+        # signal->is_child_subreaper, set and cleared by prctl: a 1-bit bitfield (a bool
+        # from 7.2 on); offset, size and shifts as libbpf computes them for a probed read
         bit = _member(k, "signal_struct", "is_child_subreaper")
-        assert bit.bitfield_size == 1
         assert (on, b.subreaper) == (1, 0)
-        assert b.subreaper_off == bit.bit_offset // 8 // 4 * 4 and b.subreaper_size == 4
-        assert b.subreaper_rshift == 63
-        assert b.subreaper_lshift == 64 - (bit.bit_offset - b.subreaper_off * 8 + 1)
+        ftype = k.resolve(bit.type_id)
+        size, width = ftype.size, bit.bitfield_size or ftype.size * 8
+        off = bit.bit_offset // 8 // size * size
+        assert (b.subreaper_off, b.subreaper_size) == (off, size)
+        assert b.subreaper_rshift == 64 - width
+        assert b.subreaper_lshift == 64 - (bit.bit_offset + width - off * 8)
         # real reads through relocated offsets; the guarded read of a missing field is dead
         assert b.read_tgid == os.getpid()
         with open("/proc/self/comm") as f:

@@ -35,6 +35,10 @@ def test_kconfig_and_ksym_values_seen_by_the_program(no_fd_leak):
 
 def test_typed_ksym(no_fd_leak):
     """runqueues (per-CPU, typed by kernel BTF): struct rq's cpu is the CPU the run took."""
+    from pybpf.btf import load_kernel
+    from pybpf.btf.types import Kind
+    require_feature(bool(load_kernel().find_all("runqueues", Kind.VAR)),
+                    "per-CPU variables in its BTF (runqueues), which typed __ksym need")
     require_feature("runqueues" in kallsyms(),
                     "data symbols in /proc/kallsyms (CONFIG_KALLSYMS_ALL), which typed "
                     "__ksym variables need")
