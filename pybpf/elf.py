@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import os
 import struct
-from dataclasses import dataclass, field
 
 from . import insn as I
 from ._log import get_logger
+from ._record import Record
 from .attach.sections import lookup as lookup_section
 from .btf.types import BTF, Kind
 from .errors import BPFError, BTFError, ELFError
@@ -35,38 +35,41 @@ _STT = ("STT_NOTYPE", "STT_OBJECT", "STT_FUNC", "STT_SECTION", "STT_FILE", "STT_
 _STB = ("STB_LOCAL", "STB_GLOBAL", "STB_WEAK")
 
 
-@dataclass(slots=True)
-class _Sym:
-    name: str
-    shndx: int | str
-    value: int
-    size: int
-    type: str
-    bind: str
+class _Sym(Record):
+    __slots__ = ("name", "shndx", "value", "size", "type", "bind")
+
+    def __init__(self, name: str, shndx: int | str, value: int, size: int, type: str,  # noqa: A002
+                 bind: str) -> None:
+        self.name, self.shndx, self.value, self.size, self.type, self.bind = (
+            name, shndx, value, size, type, bind)
 
 
-@dataclass(slots=True)
-class _Func:
-    """A function inside an executable section."""
+class _Func(Record):
+    """A function inside an executable section (offset and size in bytes)."""
 
-    name: str
-    section: str
-    offset: int      # bytes
-    size: int        # bytes
-    is_program: bool
+    __slots__ = ("name", "section", "offset", "size", "is_program")
+
+    def __init__(self, name: str, section: str, offset: int, size: int, is_program: bool) -> None:
+        self.name, self.section, self.offset, self.size = name, section, offset, size
+        self.is_program = is_program
 
 
-@dataclass
-class _Parsed:
-    path: str
-    obj_name: str
-    sections: dict[str, bytes] = field(default_factory=dict)   # name -> data
-    shndx_name: dict[int, str] = field(default_factory=dict)
-    exec_sections: list[str] = field(default_factory=list)
-    data_sections: list[str] = field(default_factory=list)
-    symbols: list[_Sym] = field(default_factory=list)
-    relocs: dict[str, dict[int, _Sym]] = field(default_factory=dict)  # target sec -> off -> sym
-    sizes: dict[str, int] = field(default_factory=dict)
+class _Parsed(Record):
+    """The ELF file's pieces: section data by name, symbols, relocations (target section ->
+    offset -> symbol), every section's size."""
+
+    __slots__ = ("path", "obj_name", "sections", "shndx_name", "exec_sections", "data_sections",
+                 "symbols", "relocs", "sizes")
+
+    def __init__(self, path: str, obj_name: str) -> None:
+        self.path, self.obj_name = path, obj_name
+        self.sections: dict[str, bytes] = {}
+        self.shndx_name: dict[int, str] = {}
+        self.exec_sections: list[str] = []
+        self.data_sections: list[str] = []
+        self.symbols: list[_Sym] = []
+        self.relocs: dict[str, dict[int, _Sym]] = {}
+        self.sizes: dict[str, int] = {}
 
 
 def load_spec(path: str | os.PathLike[str]) -> ObjectSpec:

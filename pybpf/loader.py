@@ -11,7 +11,6 @@ import errno
 import os
 import re
 import struct
-from dataclasses import replace
 from typing import Any
 
 from . import insn as I
@@ -335,7 +334,7 @@ class _Loader:
         for base, sec, off, n in ps.origins:
             for r in relos_by_sec.get(sec, ()):
                 if off <= r.insn_off < off + n * 8:
-                    relos.append(replace(r, insn_off=(base * 8) + (r.insn_off - off)))
+                    relos.append(r._replace(insn_off=(base * 8) + (r.insn_off - off)))
         if not relos:
             return
         relocator = self._relocator()

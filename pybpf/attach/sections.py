@@ -7,8 +7,7 @@ matches only exactly. First match wins, so longer names come first.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from .._record import Frozen, _set
 from ..errors import ELFError
 from ..sys.consts import AttachType as A
 from ..sys.consts import ProgFlags
@@ -18,22 +17,34 @@ SLEEPABLE = int(ProgFlags.SLEEPABLE)
 FRAGS = int(ProgFlags.XDP_HAS_FRAGS)
 
 
-@dataclass(frozen=True, slots=True)
-class SectionDef:
+class SectionDef(Frozen):
     """One row: ``attach`` names how ``prog.attach()`` attaches it ("" = no auto-attach).
 
     ``btf_target``: the loader must resolve ``attach_btf_id`` in kernel BTF at load time
     ("func" for fentry/fexit/lsm, "tp" for tp_btf's ``btf_trace_<name>``).
+    ``load_attach_type``: expected_attach_type must be passed to PROG_LOAD (else it is only
+    used for attach).
     """
 
+    __slots__ = ("name", "prog_type", "attach_type", "flags", "attach", "btf_target",
+                 "load_attach_type")
     name: str
     prog_type: P
-    attach_type: A | int = 0
-    flags: int = 0
-    attach: str = ""
-    btf_target: str = ""
-    # expected_attach_type must be passed to PROG_LOAD (else only used for attach)
-    load_attach_type: bool = False
+    attach_type: A | int
+    flags: int
+    attach: str
+    btf_target: str
+    load_attach_type: bool
+
+    def __init__(self, name: str, prog_type: P, attach_type: A | int = 0, flags: int = 0,
+                 attach: str = "", btf_target: str = "", load_attach_type: bool = False) -> None:
+        _set(self, "name", name)
+        _set(self, "prog_type", prog_type)
+        _set(self, "attach_type", attach_type)
+        _set(self, "flags", flags)
+        _set(self, "attach", attach)
+        _set(self, "btf_target", btf_target)
+        _set(self, "load_attach_type", load_attach_type)
 
 
 _T = SectionDef

@@ -7,11 +7,11 @@ relocations that cannot be resolved (the program fails only if that instruction 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from enum import IntEnum
 
 from .. import insn as I
-from .._log import get_logger
+from .._log import DEBUG, get_logger
+from .._record import Frozen, Record, _set, simple_enum
 from ..errors import CORERelocationError
 from .ext import CoreRelo
 from .types import BTF, COMPOSITES, ENUMS, INT_SIGNED, Kind, Type
@@ -22,7 +22,8 @@ POISON_HELPER = 0xBAD2310
 MAX_DEPTH = 32
 
 
-class CoreReloKind(IntEnum):
+@simple_enum(IntEnum)
+class CoreReloKind:
     FIELD_BYTE_OFFSET = 0
     FIELD_BYTE_SIZE = 1
     FIELD_EXISTS = 2
@@ -52,41 +53,64 @@ def essential_name(name: str) -> str:
     return name[:i] if i > 0 else name
 
 
-@dataclass(slots=True)
-class _Spec:
-    """A resolved access: the BTF, root type, bit offset and the final field."""
+class _Spec(Record):
+    """A resolved access: the BTF, root type, bit offset and the final field.
 
-    btf: BTF
-    root_id: int
-    raw: list[int]
-    bit_offset: int = 0
-    field_type_id: int = 0         # type of the accessed field / element
-    bitfield_size: int = 0         # 0: not a bitfield
-    enum_value: int = 0
-    names: list[str | None] = field(default_factory=list)   # per raw accessor: member name
+    ``field_type_id``: type of the accessed field / element; ``bitfield_size``: 0 when not a
+    bitfield; ``names``: per raw accessor, the member name."""
+
+    __slots__ = ("btf", "root_id", "raw", "bit_offset", "field_type_id", "bitfield_size",
+                 "enum_value", "names")
+
+    def __init__(self, btf: BTF, root_id: int, raw: list[int], bit_offset: int = 0,
+                 field_type_id: int = 0, bitfield_size: int = 0, enum_value: int = 0,
+                 names: list[str | None] | None = None) -> None:
+        self.btf, self.root_id, self.raw, self.bit_offset = btf, root_id, raw, bit_offset
+        self.field_type_id, self.bitfield_size = field_type_id, bitfield_size
+        self.enum_value = enum_value
+        self.names = [] if names is None else names
 
 
-@dataclass(frozen=True, slots=True)
-class CoreResult:
-    """The outcome of one relocation. ``poison``: the instruction was turned into a trap."""
+_RESULT_FIELDS = ("relo", "section", "orig_val", "new_val", "poison", "fail_reason",
+                  "orig_size", "new_size", "target_id", "target_btf", "local_name", "program",
+                  "validate", "modules", "module")
 
+
+class CoreResult(Frozen):
+    """The outcome of one relocation. ``poison``: the instruction was turned into a trap.
+
+    ``validate`` is False for bitfields: clang and libbpf size their loads differently, so
+    (as libbpf does) the instruction's original value is not checked against ours.
+    ``modules``: no candidate in vmlinux, the loaded modules' BTF was searched; ``module``:
+    the module whose type was the target, if any."""
+
+    __slots__ = _RESULT_FIELDS
     relo: CoreRelo
     section: str
     orig_val: int
     new_val: int
-    poison: bool = False
-    fail_reason: str = ""
-    orig_size: int = 0
-    new_size: int = 0
-    target_id: int = 0
-    target_btf: BTF | None = None
-    local_name: str = ""
-    program: str = ""
-    # False for bitfields: clang and libbpf size their loads differently, so (as libbpf does)
-    # the instruction's original value is not checked against ours
-    validate: bool = True
-    modules: bool = False   # no candidate in vmlinux: the loaded modules' BTF was searched
-    module: str = ""        # the module whose type was the target, if any
+    poison: bool
+    fail_reason: str
+    orig_size: int
+    new_size: int
+    target_id: int
+    target_btf: BTF | None
+    local_name: str
+    program: str
+    validate: bool
+    modules: bool
+    module: str
+
+    def __init__(self, relo: CoreRelo, section: str, orig_val: int, new_val: int,
+                 poison: bool = False, fail_reason: str = "", orig_size: int = 0,
+                 new_size: int = 0, target_id: int = 0, target_btf: BTF | None = None,
+                 local_name: str = "", program: str = "", validate: bool = True,
+                 modules: bool = False, module: str = "") -> None:
+        for n, v in zip(_RESULT_FIELDS, (relo, section, orig_val, new_val, poison, fail_reason,
+                                         orig_size, new_size, target_id, target_btf,
+                                         local_name, program, validate, modules, module),
+                        strict=True):
+            _set(self, n, v)
 
     def describe(self) -> str:
         kind = CoreReloKind(self.relo.kind).name.lower()
@@ -120,7 +144,8 @@ class CoreRelocator:
         for relo in relos:
             res = self.compute(relo, section)
             self.apply(insns, relo, res)
-            log.debug("%s", res.describe())
+            if log.isEnabledFor(DEBUG):
+                log.debug("%s", res.describe())
             out.append(res)
         return out
 

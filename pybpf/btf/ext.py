@@ -3,26 +3,35 @@
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 
+from .._record import Frozen, Record, _set
 from ..errors import BTFError
 from .types import BTF
 
 
-@dataclass(frozen=True, slots=True)
-class FuncInfo:
-    insn_off: int     # bytes, within the ELF section
-    type_id: int
+class FuncInfo(Frozen):
+    """A bpf_func_info record: ``insn_off`` in bytes within the ELF section."""
+
+    __slots__ = ("insn_off", "type_id")
+
+    def __init__(self, insn_off: int, type_id: int) -> None:
+        _set(self, "insn_off", insn_off)
+        _set(self, "type_id", type_id)
 
 
-@dataclass(frozen=True, slots=True)
-class LineInfo:
-    insn_off: int
-    file_name_off: int
-    line_off: int
-    line_col: int
-    file_name: str = ""
-    line_text: str = ""
+class LineInfo(Frozen):
+    """A bpf_line_info record, with its file name and source line text."""
+
+    __slots__ = ("insn_off", "file_name_off", "line_off", "line_col", "file_name", "line_text")
+
+    def __init__(self, insn_off: int, file_name_off: int, line_off: int, line_col: int,
+                 file_name: str = "", line_text: str = "") -> None:
+        _set(self, "insn_off", insn_off)
+        _set(self, "file_name_off", file_name_off)
+        _set(self, "line_off", line_off)
+        _set(self, "line_col", line_col)
+        _set(self, "file_name", file_name)
+        _set(self, "line_text", line_text)
 
     @property
     def line(self) -> int:
@@ -33,19 +42,29 @@ class LineInfo:
         return self.line_col & 0x3FF
 
 
-@dataclass(frozen=True, slots=True)
-class CoreRelo:
-    insn_off: int
-    type_id: int
-    access_str: str
-    kind: int
+class CoreRelo(Frozen):
+    """A bpf_core_relo record: the instruction (bytes), local type, access string, kind."""
+
+    __slots__ = ("insn_off", "type_id", "access_str", "kind")
+
+    def __init__(self, insn_off: int, type_id: int, access_str: str, kind: int) -> None:
+        _set(self, "insn_off", insn_off)
+        _set(self, "type_id", type_id)
+        _set(self, "access_str", access_str)
+        _set(self, "kind", kind)
 
 
-@dataclass
-class BTFExt:
-    func_info: dict[str, list[FuncInfo]] = field(default_factory=dict)
-    line_info: dict[str, list[LineInfo]] = field(default_factory=dict)
-    core_relos: dict[str, list[CoreRelo]] = field(default_factory=dict)
+class BTFExt(Record):
+    """Every .BTF.ext record, per ELF section name."""
+
+    __slots__ = ("func_info", "line_info", "core_relos")
+
+    def __init__(self, func_info: dict[str, list[FuncInfo]] | None = None,
+                 line_info: dict[str, list[LineInfo]] | None = None,
+                 core_relos: dict[str, list[CoreRelo]] | None = None) -> None:
+        self.func_info = {} if func_info is None else func_info
+        self.line_info = {} if line_info is None else line_info
+        self.core_relos = {} if core_relos is None else core_relos
 
 
 def _records(data: bytes, start: int, length: int, min_size: int, btf: BTF, what: str):  # noqa: ANN202

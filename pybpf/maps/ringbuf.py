@@ -13,10 +13,10 @@ import mmap
 import select
 import struct
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from .._log import get_logger
+from .._record import Frozen, _set
 from ..errors import BPFError, MapError
 from ..sys import bpf as sysbpf
 from ..sys.consts import MapType
@@ -102,8 +102,7 @@ def bytes_struct(skip: int, length: int, stride: int) -> struct.Struct:
     return s
 
 
-@dataclass(frozen=True, slots=True)
-class RecordBatch:
+class RecordBatch(Frozen):
     """``count`` records of ``length`` bytes copied out of a ring buffer: record ``i``
     starts at byte ``8 + i * stride`` of ``data`` (each keeps its 8-byte ring header;
     ``data`` holds ``count * stride + 8`` bytes).
@@ -112,10 +111,17 @@ class RecordBatch:
     ``stride`` views them all; ``decode(codec)`` gives decoded records.
     """
 
+    __slots__ = ("data", "count", "length", "stride")
     data: bytes
     count: int
     length: int
     stride: int
+
+    def __init__(self, data: bytes, count: int, length: int, stride: int) -> None:
+        _set(self, "data", data)
+        _set(self, "count", count)
+        _set(self, "length", length)
+        _set(self, "stride", stride)
 
     def views(self) -> list[memoryview]:
         mv, n = memoryview(self.data), self.length

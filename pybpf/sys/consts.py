@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from enum import IntEnum, IntFlag
 
+from .._record import simple_enum
+
 # x86_64 syscall numbers (the project targets x86_64; __TARGET_ARCH_x86 objects)
 SYS_BPF = 321
 SYS_PERF_EVENT_OPEN = 298
 
 
-class Cmd(IntEnum):
+@simple_enum(IntEnum)
+class Cmd:
     """enum bpf_cmd."""
 
     MAP_CREATE = 0
@@ -50,7 +53,8 @@ class Cmd(IntEnum):
     PROG_BIND_MAP = 35
 
 
-class MapType(IntEnum):
+@simple_enum(IntEnum)
+class MapType:
     """enum bpf_map_type."""
 
     UNSPEC = 0
@@ -98,7 +102,8 @@ FD_VALUE_MAP_TYPES = MAP_IN_MAP_TYPES | {MapType.PROG_ARRAY, MapType.PERF_EVENT_
                                          MapType.SOCKHASH, MapType.XSKMAP}
 
 
-class ProgType(IntEnum):
+@simple_enum(IntEnum)
+class ProgType:
     """enum bpf_prog_type."""
 
     UNSPEC = 0
@@ -136,7 +141,8 @@ class ProgType(IntEnum):
     NETFILTER = 32
 
 
-class AttachType(IntEnum):
+@simple_enum(IntEnum)
+class AttachType:
     """enum bpf_attach_type."""
 
     CGROUP_INET_INGRESS = 0
@@ -198,7 +204,8 @@ class AttachType(IntEnum):
     TRACE_KPROBE_SESSION = 56
 
 
-class LinkType(IntEnum):
+@simple_enum(IntEnum)
+class LinkType:
     """enum bpf_link_type."""
 
     UNSPEC = 0
@@ -217,7 +224,8 @@ class LinkType(IntEnum):
     NETKIT = 13
 
 
-class MapFlags(IntFlag):
+@simple_enum(IntFlag)
+class MapFlags:
     """BPF_F_* map_flags for MAP_CREATE."""
 
     NO_PREALLOC = 1 << 0
@@ -235,7 +243,8 @@ class MapFlags(IntFlag):
     INNER_MAP = 1 << 12
 
 
-class UpdateFlags(IntEnum):
+@simple_enum(IntEnum)
+class UpdateFlags:
     """Flags of MAP_UPDATE_ELEM."""
 
     ANY = 0
@@ -244,7 +253,8 @@ class UpdateFlags(IntEnum):
     F_LOCK = 4
 
 
-class ProgFlags(IntFlag):
+@simple_enum(IntFlag)
+class ProgFlags:
     """BPF_F_* prog_flags for PROG_LOAD."""
 
     STRICT_ALIGNMENT = 1 << 0
@@ -281,7 +291,8 @@ OBJ_NAME_LEN = 16
 # ---- perf_event_open ----
 
 
-class PerfType(IntEnum):
+@simple_enum(IntEnum)
+class PerfType:
     HARDWARE = 0
     SOFTWARE = 1
     TRACEPOINT = 2
@@ -290,7 +301,8 @@ class PerfType(IntEnum):
     BREAKPOINT = 5
 
 
-class PerfSwConfig(IntEnum):
+@simple_enum(IntEnum)
+class PerfSwConfig:
     CPU_CLOCK = 0
     TASK_CLOCK = 1
     PAGE_FAULTS = 2
@@ -304,7 +316,8 @@ class PerfSwConfig(IntEnum):
     BPF_OUTPUT = 10
 
 
-class PerfHwConfig(IntEnum):
+@simple_enum(IntEnum)
+class PerfHwConfig:
     CPU_CYCLES = 0
     INSTRUCTIONS = 1
     CACHE_REFERENCES = 2
@@ -314,7 +327,8 @@ class PerfHwConfig(IntEnum):
     BUS_CYCLES = 6
 
 
-class PerfFlag(IntFlag):
+@simple_enum(IntFlag)
+class PerfFlag:
     """Bits of perf_event_attr's flag word."""
 
     DISABLED = 1 << 0
