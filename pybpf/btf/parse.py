@@ -97,40 +97,47 @@ def _words(data: bytes, t0: int, end: int, e: str) -> memoryview | array:
 
 
 def build_index(data: bytes, first_id: int = 1) -> Index:
-    """One pass over the type section (the only O(types) work a parse does)."""
+    """One pass over the type section (the only O(types) work a parse does).
+
+    The walk only appends offsets (an array indexes faster than a memoryview) and ends on
+    the IndexError past the last word; the name offsets are then gathered in one call."""
     e, t0, end, _s0, _sl = _header(data)
     if (end - t0) % 4:
         raise BTFError("BTF type section does not end on a type boundary", offset=end)
-    w = _words(data, t0, end, e)
+    w = array("I")
+    w.frombytes(data[t0:end])
+    if e != _NATIVE:
+        w.byteswap()
     n = len(w)
+    info_at = w[1:]                # info_at[i]: the info word of a header at word i
     steps: dict[int, int] = {}     # info word -> record length in words
     offs: list[int] = []
-    nameoffs: list[int] = []
-    put, nput = offs.append, nameoffs.append
+    put = offs.append
     i = 0
     while True:
         try:
-            while i < n:
+            while True:
                 put(i)
-                nput(w[i])
-                i += steps[w[i + 1]]
-            break
+                i += steps[info_at[i]]
         except KeyError:       # first header with this info word: learn its length
             offs.pop()
-            nameoffs.pop()
-            info = w[i + 1]
+            info = info_at[i]
             kind = (info >> 24) & 0x1F
             if kind >= _NKINDS:
                 raise BTFError(f"unknown BTF kind {kind}", offset=t0 + 4 * i) from None
             steps[info] = _FIXED_W[kind] + _PER_W[kind] * (info & 0xFFFF)
-        except IndexError:
-            raise BTFError("truncated BTF type", offset=t0 + 4 * i) from None
+        except IndexError:     # i == n: done; i > n: the last record overran the section
+            offs.pop()
+            if i < n:
+                raise BTFError("truncated BTF type", offset=t0 + 4 * i) from None
+            break
     if i != n:
         raise BTFError("BTF type section does not end on a type boundary",
                        offset=t0 + 4 * offs[-1])
     if first_id + len(offs) > 0x7FFFFFFF:
         raise BTFError("too many BTF types", offset=t0)
-    return Index(array("I", offs), array("I", nameoffs))
+    names = itemgetter(*offs)(w) if len(offs) > 1 else [w[o] for o in offs]
+    return Index(array("I", offs), array("I", names))
 
 
 def _ends_at(data: bytes, e: str, t0: int, last: int, end: int) -> bool:
