@@ -48,10 +48,28 @@ def cache_dir() -> str:
 def _read(path: str) -> bytes:
     try:
         with open(path, "rb") as f:
+            if path.startswith("/sys/kernel/btf/"):
+                data = _mapped_copy(f.fileno())
+                if data is not None:
+                    return data
             return f.read()
     except OSError as e:
         raise BTFError(f"cannot read kernel BTF {path}: {e.strerror} (kernel built without "
                        f"CONFIG_DEBUG_INFO_BTF?)") from e
+
+
+def _mapped_copy(fd: int) -> bytes | None:
+    """The file's bytes through a private read-only mapping (kernels from 6.16 allow one on
+    /sys/kernel/btf/vmlinux; sysfs read() returns 4 KiB a call, ~1400 calls for it), or
+    None where the kernel refuses the mapping."""
+    import mmap
+    try:
+        size = os.fstat(fd).st_size
+        with mmap.mmap(fd, size, mmap.MAP_PRIVATE, mmap.PROT_READ) as m:
+            data = m[:]
+    except (OSError, ValueError):
+        return None
+    return data if len(data) == size else None
 
 
 def content_hash(data: bytes) -> str:
