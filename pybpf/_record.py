@@ -65,6 +65,68 @@ class Frozen(Record):
         return hash(self._astuple())
 
 
+class Factory:
+    """A default made fresh for each instance (a dataclass ``default_factory``)."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Any) -> None:
+        self.make = make
+
+    def __repr__(self) -> str:
+        return f"<factory {self.make.__name__}>"
+
+
+NEW_DICT, NEW_LIST = Factory(dict), Factory(list)
+
+
+class _DataclassMeta(type):
+    """Gives a record's class the dataclass metadata (``__dataclass_fields__``,
+    ``__dataclass_params__``) when something first asks for it, e.g. ``dataclasses.replace``
+    or ``fields``: :mod:`dataclasses` is imported then, not at start-up."""
+
+    def __getattr__(cls, name: str) -> Any:
+        if name in ("__dataclass_fields__", "__dataclass_params__"):
+            _materialize(cls)
+            return type.__getattribute__(cls, name)
+        raise AttributeError(f"type object {cls.__name__!r} has no attribute {name!r}")
+
+
+class DataRecord(Record, metaclass=_DataclassMeta):
+    """A mutable record that is also a dataclass to :mod:`dataclasses` (``replace``,
+    ``fields``, ``asdict``, ``is_dataclass``): the fields are the class annotations in
+    order, their defaults those of ``__init__`` (a :class:`Factory` default is a
+    ``default_factory``)."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("__dataclass_fields__", "__dataclass_params__"):
+            return getattr(type(self), name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+
+class FrozenDataRecord(Frozen, DataRecord):
+    """An immutable :class:`DataRecord` (a frozen dataclass to :mod:`dataclasses`)."""
+
+    __slots__ = ()
+
+
+def _materialize(cls: type) -> None:
+    """Build the dataclass metadata of ``cls`` from a shadow dataclass with its fields."""
+    import dataclasses
+    import inspect
+    ns: dict[str, Any] = {"__annotations__": dict(cls.__annotations__),
+                          "__module__": cls.__module__, "__qualname__": cls.__qualname__}
+    for p in list(inspect.signature(cls.__init__).parameters.values())[1:]:
+        if p.default is not p.empty:
+            ns[p.name] = (dataclasses.field(default_factory=p.default.make)
+                          if isinstance(p.default, Factory) else p.default)
+    shadow = dataclasses.dataclass(frozen=issubclass(cls, Frozen))(type(cls.__name__, (), ns))
+    type.__setattr__(cls, "__dataclass_fields__", shadow.__dataclass_fields__)
+    type.__setattr__(cls, "__dataclass_params__", shadow.__dataclass_params__)
+
+
 def _rebuild(cls: type, values: tuple) -> Any:
     obj = object.__new__(cls)
     for n, v in zip(cls.__slots__, values, strict=True):  # type: ignore[attr-defined]

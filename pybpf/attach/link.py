@@ -14,10 +14,10 @@ import struct
 import threading
 import weakref
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from .._log import get_logger
+from .._record import NEW_DICT, FrozenDataRecord, _set
 from ..closeable import Closeable
 from ..errors import AttachError, BPFError, BPFPermissionError, NotSupportedError
 from ..sys import bpf as sysbpf
@@ -39,14 +39,21 @@ PERF_EVENT_KINDS = {1: "uprobe", 2: "uretprobe", 3: "kprobe", 4: "kretprobe",
                     5: "tracepoint", 6: "event"}
 
 
-@dataclass(frozen=True)
-class LinkInfo:
+class LinkInfo(FrozenDataRecord):
     """What the kernel says about a BPF link (``bpf_link_info``)."""
 
+    __slots__ = ("type", "id", "prog_id", "details")
     type: LinkType | int
     id: int
     prog_id: int
-    details: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any]
+
+    def __init__(self, type: LinkType | int, id: int, prog_id: int,  # noqa: A002
+                 details: dict[str, Any] = NEW_DICT) -> None:  # type: ignore[assignment]
+        _set(self, "type", type)
+        _set(self, "id", id)
+        _set(self, "prog_id", prog_id)
+        _set(self, "details", {} if details is NEW_DICT else details)
 
 
 class Link(Closeable):

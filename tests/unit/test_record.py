@@ -68,3 +68,28 @@ def test_simple_enums_are_the_enums_a_class_statement_makes() -> None:
     assert [(m.name, m.value) for m in Small] == [("A", 1), ("B", 2)] and Small.__doc__ == "doc"
     with pytest.raises(ValueError):
         Small(3)
+
+
+def test_spec_records_are_dataclasses_to_the_dataclasses_module() -> None:
+    import dataclasses
+
+    from pybpf.attach.link import LinkInfo
+    from pybpf.spec import MapSpec, ObjectSpec, ProgramSpec, RelocSpec
+    r = RelocSpec(3, "map", "events")
+    assert dataclasses.is_dataclass(r) and dataclasses.replace(r, target="x") == RelocSpec(3, "map", "x")
+    assert [f.name for f in dataclasses.fields(r)] == ["insn", "kind", "target", "addend"]
+    m = MapSpec("m", MapType.HASH, 4, 8, 16)
+    assert m.init_slots == {} and m.init_slots is not MapSpec("n", MapType.HASH, 4, 8, 1).init_slots
+    assert dataclasses.asdict(m)["section"] == ".maps" and dataclasses.replace(m, max_entries=9).max_entries == 9
+    assert repr(r) == "RelocSpec(insn=3, kind='map', target='events', addend=0)"
+    assert m == copy.deepcopy(m) and pickle.loads(pickle.dumps(m)) == m and m != MapSpec("m", MapType.HASH, 4, 8, 17)
+    m.max_entries = 1 << 16                           # specs are edited before load
+    p = ProgramSpec("p", "tp/a/b", b"", ProgType.TRACEPOINT)
+    assert (p.relocs, p.origins, p.license, p.autoattach) == ([], [], "GPL", True)
+    fields = {f.name: f for f in dataclasses.fields(ObjectSpec)}
+    assert fields["subprogs"].default_factory is dict and fields["btf"].default is dataclasses.MISSING
+    info = LinkInfo(1, 2, 3)
+    assert info.details == {} and dataclasses.replace(info, id=7).id == 7
+    assert LinkInfo.__dataclass_params__.frozen
+    with pytest.raises(AttributeError):
+        info.id = 5  # type: ignore[misc]
