@@ -104,12 +104,11 @@ def build_index(data: bytes, first_id: int = 1) -> Index:
     e, t0, end, _s0, _sl = _header(data)
     if (end - t0) % 4:
         raise BTFError("BTF type section does not end on a type boundary", offset=end)
-    w = array("I")
-    w.frombytes(data[t0:end])
+    n = (end - t0) // 4
+    info_at = array("I")           # info_at[i]: the info word of a header at word i
+    info_at.frombytes(memoryview(data)[t0 + 4:end])
     if e != _NATIVE:
-        w.byteswap()
-    n = len(w)
-    info_at = w[1:]                # info_at[i]: the info word of a header at word i
+        info_at.byteswap()
     steps: dict[int, int] = {}     # info word -> record length in words
     offs: list[int] = []
     put = offs.append
@@ -136,6 +135,8 @@ def build_index(data: bytes, first_id: int = 1) -> Index:
                        offset=t0 + 4 * offs[-1])
     if first_id + len(offs) > 0x7FFFFFFF:
         raise BTFError("too many BTF types", offset=t0)
+    del info_at                    # (peak memory: the blob, one copy of it, the offsets)
+    w = _words(data, t0, end, e)
     names = itemgetter(*offs)(w) if len(offs) > 1 else [w[o] for o in offs]
     return Index(array("I", offs), array("I", names))
 
