@@ -4,16 +4,24 @@ Types are emitted so that everything a definition needs by value is defined befo
 pointers and typedefs of records only need a forward declaration. Member offsets are
 reproduced exactly: gaps become anonymous bitfields (``long: 24;``), layouts tighter than
 the natural one are ``packed``. Names used twice for different types get ``___N`` suffixes.
+
+The dumper reads the raw type words of the blob through per-id tables (kind, size-or-type)
+and memo dicts instead of decoding ``Type`` objects: a kernel BTF has 126k types and the
+header touches ~40k of them. Dependency lists, sizes, alignments, layouts and the
+declarations of types that inline no anonymous body are computed once per type id.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
+from array import array
 from collections.abc import Callable, Iterable, Sequence
+from itertools import chain, compress
 
 from ..errors import BPFError, BTFError
-from .types import BTF, COMPOSITES, ENUMS, MODIFIERS, Kind, Type
+from .types import BTF, COMPOSITES, ENUMS, MAX_CHAIN, MODIFIERS, Kind
 
 _HEAD = """#ifndef __VMLINUX_H__
 #define __VMLINUX_H__
@@ -31,360 +39,626 @@ _TAIL = """
 #endif /* __VMLINUX_H__ */
 """
 # kind numbers as plain ints: IntEnum member lookups cost ~0.2 us each on hot paths
-_K_ARRAY = int(Kind.ARRAY)
-_K_CONST = int(Kind.CONST)
-_K_DATASEC = int(Kind.DATASEC)
-_K_ENUM = int(Kind.ENUM)
-_K_ENUM64 = int(Kind.ENUM64)
-_K_FLOAT = int(Kind.FLOAT)
-_K_FUNC_PROTO = int(Kind.FUNC_PROTO)
-_K_FWD = int(Kind.FWD)
-_K_INT = int(Kind.INT)
-_K_PTR = int(Kind.PTR)
-_K_RESTRICT = int(Kind.RESTRICT)
-_K_STRUCT = int(Kind.STRUCT)
-_K_TYPEDEF = int(Kind.TYPEDEF)
-_K_TYPE_TAG = int(Kind.TYPE_TAG)
-_K_UNION = int(Kind.UNION)
-_K_UNKN = int(Kind.UNKN)
-_K_VOLATILE = int(Kind.VOLATILE)
+(_UNKN, _INT, _PTR, _ARRAY, _STRUCT, _UNION, _ENUM, _FWD, _TYPEDEF, _VOLATILE, _CONST,
+ _RESTRICT, _FUNC, _FUNC_PROTO, _VAR, _DATASEC, _FLOAT, _DECL_TAG, _TYPE_TAG, _ENUM64) = range(20)
 
-_QUAL = {_K_CONST: "const", _K_VOLATILE: "volatile", _K_RESTRICT: "restrict"}
+_QUAL = {_CONST: "const", _VOLATILE: "volatile", _RESTRICT: "restrict"}
 _SKIP = frozenset({"__builtin_va_list"})   # a compiler builtin: never redeclare it
-_TOP = (_K_STRUCT, _K_UNION, _K_ENUM, _K_ENUM64, _K_TYPEDEF, _K_FWD)
+_TOP = (_STRUCT, _UNION, _ENUM, _ENUM64, _TYPEDEF, _FWD)
+_SIZED = (_INT, _STRUCT, _UNION, _ENUM, _ENUM64, _DATASEC, _FLOAT)
+_KEYWORD = {_STRUCT: "struct", _UNION: "union", _ENUM: "enum", _ENUM64: "enum"}
+_TYPEDEF_OR_MOD = MODIFIERS | {_TYPEDEF}
+_PACKED = " __attribute__((packed))"
+_LIMIT = 4 * MAX_CHAIN     # longer pointer/array/modifier chains are cycles in corrupt BTF
+_SPACES = b"\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "    # what str.isspace() is true of in ASCII
+
+_Layout = tuple[list[tuple[int, ...]] | None, bool, tuple[int, ...]]
 
 
-class _Types(dict):
-    """id -> Type, decoded on first use (a hit is a plain dict lookup: no Python call)."""
+def _flags(kinds: Iterable[int]) -> bytes:
+    """A ``bytes.translate`` table: kind byte -> 1 for ``kinds``, else 0."""
+    s = set(kinds)
+    return bytes(1 if (b & 0x1F) in s else 0 for b in range(256))
 
-    def __init__(self, btf: BTF) -> None:
-        super().__init__()
-        self.btf = btf
 
-    def __missing__(self, tid: int) -> Type:
-        t = self[tid] = self.btf[tid]
-        return t
+_TOP_F, _ENUM_F, _UNSIZED_F = _flags(_TOP), _flags(ENUMS), _flags(set(range(32)) - set(_SIZED))
+_ARRAY_F, _COMP_F, _PROTO_F = _flags((_ARRAY,)), _flags(COMPOSITES), _flags((_FUNC_PROTO,))
+_KIND_T = bytes(b & 0x1F for b in range(256))
+
+
+def _space_ended(strings: bytes) -> bool:
+    """Whether a string of an ASCII table ends in a space (a few ``find`` calls: spaces are
+    rare in BTF)."""
+    for c in _SPACES:
+        i = strings.find(c)
+        while i >= 0:
+            if strings[i + 1:i + 2] in (b"\0", b""):
+                return True
+            i = strings.find(c, i + 1)
+    return False
 
 
 class _Memo(dict):
-    """id -> fn(id), computed on first use."""
+    """key -> fn(key), computed on first use (a hit is a plain dict lookup: no Python call)."""
 
     def __init__(self, fn: Callable[[int], object]) -> None:
         super().__init__()
         self.fn = fn
 
-    def __missing__(self, tid: int) -> object:
-        v = self[tid] = self.fn(tid)
+    def __missing__(self, key: int) -> object:
+        v = self[key] = self.fn(key)
         return v
+
+
+class _Tables:
+    """Per-id views of a BTF and its base, id 0 being void.
+
+    ``K`` kind (bytes), ``ST`` size-or-type word, ``INFO`` info word, ``NOFF`` name offset
+    (nonzero iff named), ``NAME`` name; memo dicts ``MEM`` (member names, types, bit
+    offsets, bitfield sizes), ``ENUMV`` (names, values), ``PAR`` (param names, types),
+    ``ARR`` (element type, count). From the raw words where every BTF of the chain has its
+    blob, else from decoded ``Type`` objects.
+    """
+
+    def __init__(self, btf: BTF) -> None:
+        btfs = []
+        b: BTF | None = btf
+        while b is not None:
+            btfs.append(b)
+            b = b.base
+        btfs.reverse()
+        self.MEM = _Memo(self._members)
+        self.ENUMV = _Memo(self._enumerators)
+        self.PAR = _Memo(self._params)
+        self.ARR = _Memo(self._array)
+        self.NAME = _Memo(self._name)
+        self.STR = _Memo(self._string)     # string offset -> str
+        self.W: object = None
+        self.text: str | None = None       # the string table as one str (ASCII tables)
+        self.plain = False     # no string ends in a space: decl() templates fit every name
+        if all(x.raw and x._words is not None and x.index is not None for x in btfs):
+            self._from_words(btfs)
+        else:
+            self._from_types(btf)
+
+    def _from_words(self, btfs: list[BTF]) -> None:
+        from .parse import _header, _words
+        infos: list[int] = [0]
+        sts: list[int] = [0]
+        offs = array("I", [0])
+        noffs = array("I", [0])
+        parts = []
+        shift = 0
+        for b in btfs:
+            e, t0, end, _s0, _sl = _header(b.raw)
+            w = _words(b.raw, t0, end, e)
+            words = b._words
+            infos += [w[o + 1] for o in words]
+            sts += [w[o + 2] for o in words]
+            offs += array("I", [o + shift for o in words]) if shift else words
+            noffs += b.index.names
+            parts.append(w)
+            shift += len(w)
+        if len(parts) == 1:
+            self.W = parts[0]
+        else:
+            W = array("I")
+            for w in parts:
+                W.frombytes(w.tobytes())
+            self.W = W
+        self.strings = s = b"".join(b.strings for b in btfs)
+        if s.isascii() and s[:1] == b"\0":
+            self.text = s.decode("ascii") + ("" if s.endswith(b"\0") else "\0")
+            self.plain = not _space_ended(s)
+        hi = slice(3, None, 4) if sys.byteorder == "little" else slice(0, None, 4)
+        self.K = bytes(array("I", infos))[hi].translate(_KIND_T)
+        self.INFO, self.ST, self.OFF, self.NOFF = infos, sts, offs, noffs
+
+    def _from_types(self, btf: BTF) -> None:
+        kinds, infos, sts, noffs = [0], [0], [0], [0]
+        self.NAME[0] = "void"
+        for tid in range(1, btf.end_id):
+            t = btf[tid]
+            k = int(t.kind)
+            kinds.append(k)
+            infos.append((k << 24) | (int(t.kflag) << 31) | t.vlen)
+            sts.append(t.size if k in _SIZED else t.type_id)
+            noffs.append(1 if t.name else 0)
+            self.NAME[tid] = t.name
+            if k in COMPOSITES:
+                m = t.members
+                self.MEM[tid] = ([x.name for x in m], [x.type_id for x in m],
+                                 [x.bit_offset for x in m], [x.bitfield_size for x in m])
+            elif k in ENUMS:
+                self.ENUMV[tid] = ([e.name for e in t.enumerators],
+                                   [e.value for e in t.enumerators])
+            elif k == _FUNC_PROTO:
+                self.PAR[tid] = ([p.name for p in t.params], [p.type_id for p in t.params])
+            elif k == _ARRAY:
+                self.ARR[tid] = (t.elem_type_id, t.nelems)
+        self.K, self.INFO, self.ST, self.NOFF = bytes(kinds), infos, sts, noffs
+
+    # ---- memo fillers (raw words) ----
+
+    def _string(self, off: int) -> str:
+        s = self.strings
+        if not 0 <= off < len(s):
+            raise BTFError(f"string offset {off} out of range")
+        n = s.find(b"\0", off)
+        return s[off:n if n >= 0 else len(s)].decode("utf-8", "replace")
+
+    def strs(self, offs: list[int]) -> list[str]:
+        """The strings at ``offs`` (decoded on first use, without a Python call per miss
+        for ASCII tables)."""
+        text = self.text
+        if text is None or (offs and max(offs) >= len(self.strings)):
+            return list(map(self.STR.__getitem__, offs))
+        get, put, find = self.STR.get, self.STR.setdefault, text.find
+        return [get(o) or put(o, text[o:find("\0", o)]) for o in offs]
+
+    def _name(self, tid: int) -> str:
+        if tid == 0:
+            return "void"
+        n = self.NOFF[tid]
+        return self.STR[n] if n else ""
+
+    def _members(self, tid: int) -> tuple[list[str], list[int], list[int], list[int]]:
+        info = self.INFO[tid]
+        o = self.OFF[tid] + 3
+        w = self.W[o:o + 3 * (info & 0xFFFF)].tolist()
+        if self.text is not None:    # the string at offset 0 is "": what unnamed members get
+            names = self.strs(w[0::3])
+        else:
+            names = [self.STR[n] if n else "" for n in w[0::3]]
+        offs = w[2::3]
+        if info >> 31:
+            return names, w[1::3], [x & 0xFFFFFF for x in offs], [x >> 24 for x in offs]
+        return names, w[1::3], offs, [0] * len(names)
+
+    def _enumerators(self, tid: int) -> tuple[list[str], list[int]]:
+        info = self.INFO[tid]
+        o = self.OFF[tid] + 3
+        n = info & 0xFFFF
+        signed = info >> 31
+        if self.K[tid] == _ENUM64:
+            w = self.W[o:o + 3 * n].tolist()
+            vals = [(hi << 32) | lo for lo, hi in zip(w[1::3], w[2::3], strict=True)]
+            if signed:
+                vals = [v - (1 << 64) if v >> 63 else v for v in vals]
+            return self.strs(w[0::3]), vals
+        w = self.W[o:o + 2 * n].tolist()
+        vals = w[1::2]
+        if signed:
+            vals = [v - (1 << 32) if v >> 31 else v for v in vals]
+        return self.strs(w[0::2]), vals
+
+    def _params(self, tid: int) -> tuple[list[str], list[int]]:
+        o = self.OFF[tid] + 3
+        w = self.W[o:o + 2 * (self.INFO[tid] & 0xFFFF)].tolist()
+        if self.text is not None:
+            return self.strs(w[0::2]), w[1::2]
+        return [self.STR[n] if n else "" for n in w[0::2]], w[1::2]
+
+    def _array(self, tid: int) -> tuple[int, int]:
+        o = self.OFF[tid]
+        return self.W[o + 3], self.W[o + 5]
+
+    def unreferenced_anon_enums(self, start: int, end: int) -> list[int]:
+        """Anonymous enums nothing local refers to (``enum { false, true };``): emitted on
+        their own."""
+        K, NOFF = self.K, self.NOFF
+        loc = K[start:end]
+        anon = {i for i in compress(range(start, end), loc.translate(_ENUM_F)) if not NOFF[i]}
+        if not anon:
+            return []
+        ids = range(start, end)
+        anon.difference_update(compress(self.ST[start:end], loc.translate(_UNSIZED_F)))
+        arrays = compress(ids, loc.translate(_ARRAY_F))
+        comps = compress(ids, loc.translate(_COMP_F))
+        protos = compress(ids, loc.translate(_PROTO_F))
+        if self.W is None:
+            anon.difference_update([self.ARR[i][0] for i in arrays])
+            for i in comps:
+                anon.difference_update(self.MEM[i][1])
+            for i in protos:
+                anon.difference_update(self.PAR[i][1])
+        else:     # member and param types, read straight from the words
+            W, OFF, INFO = self.W, self.OFF, self.INFO
+            anon.difference_update([W[OFF[i] + 3] for i in arrays])
+            for i in comps:
+                o = OFF[i]
+                anon.difference_update(W[o + 4:o + 3 + 3 * (INFO[i] & 0xFFFF):3])
+            for i in protos:
+                o = OFF[i]
+                anon.difference_update(W[o + 4:o + 3 + 2 * (INFO[i] & 0xFFFF):2])
+        return sorted(anon)
+
+
+class _Names(dict):
+    """id -> C name, ``___N`` suffixed in the order names are first asked for."""
+
+    def __init__(self, K: bytes, NAME: dict[int, str]) -> None:
+        super().__init__()
+        self.K, self.NAME = K, NAME
+        self.taken: dict[tuple[bool, str], int] = {}   # (tag namespace?, name) -> count
+
+    def __missing__(self, tid: int) -> str:
+        k = self.K[tid]
+        base = self.NAME[tid]
+        if k == _FWD:          # a FWD shares its name with the definition, if any: no suffix
+            n = base
+        else:
+            key = (k in _KEYWORD, base)
+            cnt = self.taken.get(key, 0) + 1
+            self.taken[key] = cnt
+            n = base if cnt == 1 else f"{base}___{cnt}"
+        self[tid] = n
+        return n
 
 
 class _Dumper:
     def __init__(self, btf: BTF) -> None:
         self.btf = btf
-        self.T = _Types(btf)
-        self.R = _Memo(btf.resolve)             # typedefs and modifiers followed
-        self.M = _Memo(btf.skip_modifiers)
-        self.S = _Memo(btf.size_of)
+        tb = self.tb = _Tables(btf)
+        self.K, self.ST, self.INFO, self.NAME = tb.K, tb.ST, tb.INFO, tb.NAME
+        self.MEM, self.ENUMV, self.PAR, self.ARR = tb.MEM, tb.ENUMV, tb.PAR, tb.ARR
+        self.plain = tb.plain
+        self.R = _Memo(self._resolve)              # typedefs and modifiers followed
+        self.M = _Memo(self._skip_modifiers)
+        self.S = _Memo(self._size_of)
         self.A = _Memo(self._align_of)
-        self._layouts: dict[tuple[int, bool], tuple[list[tuple[int, int]], bool]] = {}
+        self.DS = _Memo(lambda tid: self._deps_of(tid, True))    # deps of a by-value use
+        self.DW = _Memo(lambda tid: self._deps_of(tid, False))
+        self.L0 = _Memo(lambda tid: self._layout_of(tid, False))  # natural layout
+        self.L1 = _Memo(lambda tid: self._layout_of(tid, True))   # packed layout
+        self.P = _Memo(self._packed_of)
+        self._align: dict[int, int] = {}
+        self.tpl: dict[int, tuple[str, str]] = {}    # id -> declaration around a name
+        self.tpl0: dict[int, str] = {}               # id -> declaration without a name
+        self.bodies = 0                              # anonymous bodies inlined so far
         self.out: list[str] = []
         self.done: set[int] = set()          # fully defined
         self.declared: set[int] = set()      # forward-declared (or defined)
         self.busy: set[int] = set()
-        self.names: dict[int, str] = {}
-        self.taken: dict[tuple[str, str], int] = {}   # (namespace, name) -> count
+        self.names = _Names(tb.K, tb.NAME)
         self.enum_vals: dict[str, int] = {}
-        self._align: dict[int, int] = {}
-        self._packed: dict[int, bool] = {}
 
-    # ---- naming ----
+    def release(self) -> None:
+        """Drop every table now (the memos refer back to the dumper: without this, only a
+        garbage collection would free them)."""
+        self.tb.__dict__.clear()
+        self.__dict__.clear()
 
-    def name(self, tid: int) -> str:
-        n = self.names.get(tid)
-        if n is None:
-            t = self.T[tid]
-            ns = "tag" if t.kind in COMPOSITES or t.kind in ENUMS or t.kind == _K_FWD else "ord"
-            base = t.name
-            if t.kind == _K_FWD:
-                # a FWD shares its name with the definition, if any: no suffix
-                n = base
+    # ---- type walks ----
+
+    def _resolve(self, tid: int) -> int:
+        K, ST = self.K, self.ST
+        t = tid
+        for _ in range(MAX_CHAIN):
+            if K[t] not in _TYPEDEF_OR_MOD:
+                return t
+            t = ST[t]
+        raise BTFError(f"BTF type [{tid}]: typedef/modifier chain loops or is too long")
+
+    def _skip_modifiers(self, tid: int) -> int:
+        K, ST = self.K, self.ST
+        t = tid
+        for _ in range(MAX_CHAIN):
+            if K[t] not in MODIFIERS:
+                return t
+            t = ST[t]
+        raise BTFError(f"BTF type [{tid}]: modifier chain loops or is too long")
+
+    def _size_of(self, tid: int) -> int:
+        """Byte size (arrays multiplied out, pointers 8)."""
+        K, R, mult = self.K, self.R, 1
+        for _ in range(MAX_CHAIN + 1):
+            t = R[tid]
+            k = K[t]
+            if k == _PTR:
+                return mult * 8
+            if k == _ARRAY:
+                tid, n = self.ARR[t]
+                mult *= n
+            elif k in _SIZED:
+                return mult * self.ST[t]
+            elif k == _VAR:
+                tid = self.ST[t]
             else:
-                cnt = self.taken.get((ns, base), 0) + 1
-                self.taken[(ns, base)] = cnt
-                n = base if cnt == 1 else f"{base}___{cnt}"
-            self.names[tid] = n
-        return n
-
-    def tag(self, t: Type) -> str:
-        if t.kind == _K_FWD:
-            return "union" if t.kflag else "struct"
-        return "enum" if t.kind in ENUMS else t.kind.name.lower()
-
-    # ---- layout ----
-
-    def align(self, tid: int) -> int:
-        return self.A[tid]
+                raise BTFError(f"type [{t}] {Kind(k).name} has no size")
+        raise BTFError(f"BTF type [{tid}]: nested too deeply (a cycle?)")
 
     def _align_of(self, tid: int) -> int:
-        """Alignment of ``tid`` (a pure function of the type: memoized in ``self.A``)."""
         t = self.R[tid]
-        if t.kind == _K_PTR:
+        k = self.K[t]
+        if k == _PTR:
             return 8
-        if t.kind == _K_ARRAY:
-            return self.A[t.elem_type_id]
-        if t.kind in COMPOSITES:
-            a = self._align.get(t.id)
+        if k == _ARRAY:
+            return self.A[self.ARR[t][0]]
+        if k == _STRUCT or k == _UNION:
+            a = self._align.get(t)
             if a is None:
                 A = self.A
-                a = 1 if self.packed(t) else max((A[m.type_id] for m in t.members), default=1)
-                self._align[t.id] = a
+                a = 1 if self.P[t] else max([A[m] for m in self.MEM[t][1]], default=1)
+                self._align[t] = a
             return a
-        if t.kind in (_K_INT, _K_FLOAT) or t.kind in ENUMS:
-            return max(1, min(t.size, 8))
+        if k == _INT or k == _FLOAT or k == _ENUM or k == _ENUM64:
+            return max(1, min(self.ST[t], 8))
         return 1
 
-    def packed(self, t: Type) -> bool:
-        p = self._packed.get(t.id)
-        if p is None:
-            self._packed[t.id] = False
-            p = self._layout(t, packed=False)[1]
-            self._packed[t.id] = p
-        return p
+    def _packed_of(self, tid: int) -> bool:
+        self.P[tid] = False        # while its own layout is computed (a cycle by value)
+        return self.L0[tid][1]
 
-    def _layout(self, t: Type, packed: bool) -> tuple[list[tuple[int, int]], bool]:
-        """(per member: padding bits to emit before it, needs packed); memoized."""
-        key = (t.id, packed)
-        r = self._layouts.get(key)
-        if r is None:
-            r = self._layouts[key] = self._layout_of(t, packed)
-        return r
-
-    def _layout_of(self, t: Type, packed: bool) -> tuple[list[tuple[int, int]], bool]:
-        if t.kind == _K_UNION:
-            return [(0, 0)] * len(t.members), False
-        cur, pads, need_pack, max_align = 0, [], False, 1
+    def _layout_of(self, tid: int, packed: bool) -> _Layout:
+        """(per member: the padding bitfields before it, or None if there are none; whether
+        the natural layout is too loose for the offsets; the trailing padding bitfields)."""
+        _names, types, boffs, bsizes = self.MEM[tid]
+        S = self.S
+        if self.K[tid] == _UNION:
+            for mt, bs in zip(types, bsizes, strict=True):
+                if not bs:
+                    S[mt]             # what the body's offset tracking needs (may raise)
+            return None, False, ()
         A = self.A
-        for m in t.members:
-            a = 1 if packed else A[m.type_id]
-            max_align = max(max_align, a)
-            if m.bitfield_size:
-                ub = self.S[m.type_id] * 8
-                nat = cur if (cur // ub) == ((cur + m.bitfield_size - 1) // ub) or packed \
-                    else -(-cur // ub) * ub
-                end = m.bit_offset + m.bitfield_size
+        cur, pads, need_pack, max_align, gaps = 0, [], False, 1, False
+        for mt, bo, bs in zip(types, boffs, bsizes, strict=True):
+            a = 1 if packed else A[mt]
+            if a > max_align:
+                max_align = a
+            if bs:
+                ub = S[mt] * 8
+                nat = cur if cur // ub == (cur + bs - 1) // ub or packed else -(-cur // ub) * ub
+                end = bo + bs
             else:
-                nat = -(-cur // (a * 8)) * (a * 8)
-                end = m.bit_offset + self.S[m.type_id] * 8
-            if m.bit_offset < nat:
+                a8 = a * 8
+                nat = -(-cur // a8) * a8
+                end = bo + S[mt] * 8
+            if bo < nat:
                 need_pack = True
-            pads.append((max(0, m.bit_offset - cur) if m.bit_offset > nat or packed else 0,
-                         m.bit_offset))
+            if bo > cur and (bo > nat or packed):
+                pads.append(tuple(_gap_chunks(cur, bo - cur)))
+                gaps = True
+            else:
+                pads.append(())
             cur = end
-        size_bits = t.size * 8
+        size = self.ST[tid] * 8
         nat_size = -(-cur // (max_align * 8)) * max_align * 8
-        if nat_size > size_bits:
+        if nat_size > size:
             need_pack = True
-        return pads, need_pack
+        tail = tuple(_gap_chunks(cur, size - cur)) if nat_size < size else ()
+        return pads if gaps else None, need_pack, tail
 
     # ---- declarations ----
 
     def decl(self, tid: int, name: str, indent: int) -> str:
-        """C declaration of ``name`` with type ``tid`` (anonymous records inline)."""
-        t = self.T[tid]
-        k = t.kind
-        if k == _K_UNKN:
-            return f"void {name}".rstrip()
-        if k in MODIFIERS:
-            if k == _K_TYPE_TAG:
-                return self.decl(t.type_id, name, indent)
-            inner = self.M[t.type_id]
-            if inner.kind == _K_PTR:
-                return self.decl(t.type_id, f"{_QUAL[k]} {name}".rstrip(), indent)
-            inner_decl = self.decl(t.type_id, name, indent)
-            if inner_decl.startswith(_QUAL[k] + " "):     # const const int -> const int
-                return inner_decl
-            return f"{_QUAL[k]} {inner_decl}"
-        if k == _K_PTR:
-            target = self.M[t.type_id]
-            inner = f"*{name}"
-            if target.kind in (_K_ARRAY, _K_FUNC_PROTO):
-                inner = f"(*{name})"
-            return self.decl(t.type_id, inner, indent)
-        if k == _K_ARRAY:
-            return self.decl(t.elem_type_id, f"{name}[{t.nelems}]", indent)
-        if k == _K_FUNC_PROTO:
-            params = []
-            for i, p in enumerate(t.params):
-                if p.type_id == 0 and i == len(t.params) - 1:
-                    params.append("...")
-                else:
-                    params.append(self.decl(p.type_id, p.name, indent))
-            return self.decl(t.type_id, f"{name}({', '.join(params) or 'void'})", indent)
-        if k in COMPOSITES or k in ENUMS:
-            if not t.name:
-                return f"{self.body(t, indent)} {name}".rstrip()
-            return f"{self.tag(t)} {self.name(tid)} {name}".rstrip()
-        if k == _K_FWD:
-            return f"{self.tag(t)} {self.name(tid)} {name}".rstrip()
-        if k == _K_TYPEDEF:
-            return f"{self.name(tid)} {name}".rstrip()
-        return f"{t.name} {name}".rstrip()      # INT, FLOAT
+        """C declaration of ``name`` with type ``tid`` (anonymous records inline).
 
-    def body(self, t: Type, indent: int) -> str:
+        Around a nonempty name that ends in no space, a declaration is ``P + name + S``
+        with ``P`` and ``S`` fixed per type: those are kept unless an anonymous body was
+        inlined (its text depends on the indent and on enumerator names seen before)."""
+        if name and not name[-1].isspace():
+            t = self.tpl.get(tid)
+            if t is not None:
+                return t[0] + name + t[1]
+            n = self.bodies
+            p, s = self._decl(tid, "\0", indent).split("\0")
+            if n == self.bodies:
+                self.tpl[tid] = (p, s)
+            return p + name + s
+        if name:
+            return self._decl(tid, name, indent)
+        d = self.tpl0.get(tid)
+        if d is None:
+            n = self.bodies
+            d = self._decl(tid, "", indent)
+            if n == self.bodies:
+                self.tpl0[tid] = d
+        return d
+
+    def _decl(self, tid: int, name: str, indent: int) -> str:
+        K, ST, M = self.K, self.ST, self.M
+        quals: list[str] = []
+        for _ in range(_LIMIT):
+            k = K[tid]
+            if k == _PTR:
+                tid = ST[tid]
+                tk = K[M[tid]]
+                name = f"(*{name})" if tk == _ARRAY or tk == _FUNC_PROTO else "*" + name
+            elif k == _CONST or k == _VOLATILE or k == _RESTRICT:
+                tid = ST[tid]
+                if K[M[tid]] == _PTR:
+                    name = f"{_QUAL[k]} {name}".rstrip()
+                else:
+                    quals.append(_QUAL[k])
+            elif k == _TYPE_TAG:
+                tid = ST[tid]
+            elif k == _ARRAY:
+                tid, n = self.ARR[tid]
+                name = f"{name}[{n}]"
+            elif k == _FUNC_PROTO:
+                pnames, ptypes = self.PAR[tid]
+                last = len(ptypes) - 1
+                params = ["..." if pt == 0 and i == last else self.decl(pt, pn, indent)
+                          for i, (pn, pt) in enumerate(zip(pnames, ptypes, strict=True))]
+                name = f"{name}({', '.join(params) or 'void'})"
+                tid = ST[tid]
+            else:
+                break
+        else:
+            raise BTFError(f"BTF type [{tid}]: declaration nested too deeply (a cycle?)")
+        if k == _UNKN:
+            s = f"void {name}".rstrip()
+        elif k in _KEYWORD:
+            if self.NAME[tid]:
+                s = f"{_KEYWORD[k]} {self.names[tid]} {name}".rstrip()
+            else:
+                self.bodies += 1
+                s = f"{self.body(tid, indent)} {name}".rstrip()
+        elif k == _FWD:
+            s = f"{'union' if self.INFO[tid] >> 31 else 'struct'} {self.names[tid]} {name}".rstrip()
+        elif k == _TYPEDEF:
+            s = f"{self.names[tid]} {name}".rstrip()
+        else:
+            s = f"{self.NAME[tid]} {name}".rstrip()      # INT, FLOAT
+        for q in reversed(quals):
+            if not s.startswith(q + " "):        # const const int -> const int
+                s = f"{q} {s}"
+        return s
+
+    def body(self, tid: int, indent: int) -> str:
         pad = "\t" * (indent + 1)
-        if t.kind in ENUMS:
+        k = self.K[tid]
+        if k == _ENUM or k == _ENUM64:
             lines = []
-            for e in t.enumerators:
-                n = e.name
-                cnt = self.enum_vals.get(n, 0) + 1
-                self.enum_vals[n] = cnt
-                n = n if cnt == 1 else f"{n}___{cnt}"
-                v = f"{e.value}ULL" if e.value > 0x7FFFFFFF else str(e.value)
-                lines.append(f"{pad}{n} = {v},")
-            attr = " __attribute__((packed))" if t.size < 4 else ""
-            head = f"enum {self.name(t.id)} " if t.name else "enum "
+            ev = self.enum_vals
+            for n, v in zip(*self.ENUMV[tid], strict=True):
+                cnt = ev.get(n, 0) + 1
+                ev[n] = cnt
+                if cnt != 1:
+                    n = f"{n}___{cnt}"
+                lines.append(f"{pad}{n} = {v}ULL," if v > 0x7FFFFFFF else f"{pad}{n} = {v},")
+            attr = _PACKED if self.ST[tid] < 4 else ""
+            head = f"enum {self.names[tid]} " if self.NAME[tid] else "enum "
             return head + "{\n" + "\n".join(lines) + "\n" + "\t" * indent + "}" + attr
-        packed = self.packed(t)
-        pads, _ = self._layout(t, packed)
-        lines = []
-        cur = 0
-        for m, (gap, _off) in zip(t.members, pads, strict=True):
-            if gap:
-                lines.extend(f"{pad}long: {n};" for n in _gap_chunks(cur, gap))
-            d = self.decl(m.type_id, m.name, indent + 1)
-            if m.bitfield_size:
-                d += f": {m.bitfield_size}"
-            lines.append(f"{pad}{d};")
-            cur = m.bit_offset + (m.bitfield_size or self.S[m.type_id] * 8)
-        if t.kind == _K_STRUCT and t.size * 8 > cur:
-            a = 1 if packed else max((self.A[m.type_id] for m in t.members), default=1)
-            if -(-cur // (a * 8)) * a * 8 < t.size * 8:
-                lines.extend(f"{pad}long: {n};" for n in _gap_chunks(cur, t.size * 8 - cur))
-        head = f"{t.kind.name.lower()} {self.name(t.id)} " if t.name else f"{t.kind.name.lower()} "
-        attr = " __attribute__((packed))" if packed else ""
-        return head + "{\n" + "\n".join(lines) + ("\n" if lines else "") + "\t" * indent + "}" + attr
+        names, types, _boffs, bsizes = self.MEM[tid]
+        packed = self.P[tid]
+        pads, _, tail = (self.L1 if packed else self.L0)[tid]
+        tp = None
+        if pads is None and self.plain and "" not in names:
+            tp = list(map(self.tpl.get, types))     # decl() of each member, where memoized
+            if None in tp:
+                tp = None
+        if tp is not None:
+            if any(bsizes):
+                lines = [f"{pad}{p}{mn}{s}: {bs};" if bs else f"{pad}{p}{mn}{s};"
+                         for (p, s), mn, bs in zip(tp, names, bsizes, strict=True)]
+            else:
+                lines = [f"{pad}{p}{mn}{s};" for (p, s), mn in zip(tp, names, strict=True)]
+        else:
+            decl, sub = self.decl, indent + 1
+            lines = []
+            for i, (mn, mt, bs) in enumerate(zip(names, types, bsizes, strict=True)):
+                if pads is not None and pads[i]:
+                    lines.extend(f"{pad}long: {n};" for n in pads[i])
+                d = decl(mt, mn, sub)
+                lines.append(f"{pad}{d}: {bs};" if bs else f"{pad}{d};")
+        if tail:
+            lines.extend(f"{pad}long: {n};" for n in tail)
+        head = f"{_KEYWORD[k]} {self.names[tid]} " if self.NAME[tid] else f"{_KEYWORD[k]} "
+        return (head + "{\n" + "\n".join(lines) + ("\n" if lines else "") + "\t" * indent + "}"
+                + (_PACKED if packed else ""))
 
     # ---- ordering ----
 
+    def _deps_of(self, tid: int, strong: bool) -> list[tuple[int, bool]]:
+        acc: list[tuple[int, bool]] = []
+        self.deps(tid, strong, acc, set())
+        return acc
+
     def deps(self, tid: int, strong: bool, acc: list[tuple[int, bool]], seen: set[int]) -> None:
-        """Named types ``tid`` refers to: strong (needed complete) or weak (a declaration)."""
-        t = self.T[tid]
-        k = t.kind
-        if k in MODIFIERS:
-            self.deps(t.type_id, strong, acc, seen)
-        elif k == _K_PTR:
-            self.deps(t.type_id, False, acc, seen)
-        elif k == _K_ARRAY:
-            self.deps(t.elem_type_id, strong, acc, seen)
-        elif k == _K_FUNC_PROTO:
-            self.deps(t.type_id, False, acc, seen)
-            for p in t.params:
-                if p.type_id:
-                    self.deps(p.type_id, False, acc, seen)
-        elif k in COMPOSITES or k in ENUMS or k == _K_TYPEDEF or k == _K_FWD:
-            if k == _K_TYPEDEF and strong:   # used by value: what it names must be complete
-                self.deps(t.type_id, True, acc, seen)
-            if t.name:
-                acc.append((tid, strong or k in ENUMS))
+        """Named types ``tid`` refers to, each with whether it must be emitted (needed
+        complete, or a typedef or enum) rather than only declared."""
+        K, ST = self.K, self.ST
+        for _ in range(_LIMIT):
+            k = K[tid]
+            if k == _PTR:
+                strong = False
+                tid = ST[tid]
+            elif k in MODIFIERS:
+                tid = ST[tid]
+            elif k == _ARRAY:
+                tid = self.ARR[tid][0]
+            else:
+                break
+        else:
+            raise BTFError(f"BTF type [{tid}]: nested too deeply (a cycle?)")
+        if k == _FUNC_PROTO:
+            self.deps(ST[tid], False, acc, seen)
+            for p in self.PAR[tid][1]:
+                if p:
+                    self.deps(p, False, acc, seen)
+        elif k in _KEYWORD or k == _TYPEDEF or k == _FWD:
+            if k == _TYPEDEF and strong:   # used by value: what it names must be complete
+                self.deps(ST[tid], True, acc, seen)
+            if self.NAME[tid]:
+                acc.append((tid, strong or k == _ENUM or k == _ENUM64 or k == _TYPEDEF))
             elif tid not in seen:          # anonymous: its members are ours
                 seen.add(tid)
-                for m in t.members:
-                    self.deps(m.type_id, strong, acc, seen)
+                if k == _STRUCT or k == _UNION:
+                    for m in self.MEM[tid][1]:
+                        self.deps(m, strong, acc, seen)
 
     def emit(self, tid: int) -> None:
-        if tid in self.done or tid in self.busy:
-            return
-        t = self.T[tid]
-        if t.kind == _K_FWD:
+        """Define ``tid`` after what it needs (callers skip ids already done or busy)."""
+        K = self.K
+        k = K[tid]
+        if k == _FWD:
             self.forward(tid)
             return
-        if t.name in _SKIP:
+        if self.NAME[tid] in _SKIP:
             self.done.add(tid)
-            self.names[tid] = t.name
+            self.names[tid] = self.NAME[tid]
             return
-        self.busy.add(tid)
-        acc: list[tuple[int, bool]] = []
-        if t.kind == _K_TYPEDEF:
-            target = self.M[t.type_id]
-            direct = target.kind in COMPOSITES and target.name
-            self.deps(t.type_id, not direct, acc, set())
-        elif t.kind in COMPOSITES:
-            for m in t.members:
-                self.deps(m.type_id, True, acc, set())
-        for dep, strong in acc:
-            if dep == tid:
-                continue
-            if strong or self.T[dep].kind == _K_TYPEDEF:
-                self.emit(dep)
-            else:
-                self.forward(dep)
-        self.busy.discard(tid)
-        if tid in self.done:
-            return
-        if t.kind == _K_TYPEDEF:
-            self.out.append(f"typedef {self.decl(t.type_id, self.name(tid), 0)};\n\n")
+        busy, done, declared = self.busy, self.done, self.declared
+        busy.add(tid)
+        if k == _TYPEDEF:
+            st = self.ST[tid]
+            target = self.M[st]
+            direct = (K[target] == _STRUCT or K[target] == _UNION) and self.NAME[target]
+            acc = self.DW[st] if direct else self.DS[st]
+        elif k == _STRUCT or k == _UNION:
+            acc = list(chain.from_iterable(map(self.DS.__getitem__, self.MEM[tid][1])))
         else:
-            self.out.append(self.body(t, 0) + ";\n\n")
-        self.done.add(tid)
-        self.declared.add(tid)
+            acc = []
+        for dep, needed in acc:
+            if needed:
+                if dep not in done and dep not in busy:
+                    self.emit(dep)
+            elif dep not in declared and dep != tid:   # a struct, union or FWD
+                self.forward(dep)
+        busy.discard(tid)
+        if tid in done:
+            return
+        if k == _TYPEDEF:
+            self.out.append(f"typedef {self.decl(self.ST[tid], self.names[tid], 0)};\n\n")
+        else:
+            self.out.append(self.body(tid, 0) + ";\n\n")
+        done.add(tid)
+        declared.add(tid)
 
     def forward(self, tid: int) -> None:
-        t = self.T[tid]
-        if tid in self.declared or t.kind in ENUMS or t.kind == _K_TYPEDEF:
-            if t.kind in ENUMS or t.kind == _K_TYPEDEF:
+        k = self.K[tid]
+        if k == _ENUM or k == _ENUM64 or k == _TYPEDEF:
+            if tid not in self.done and tid not in self.busy:
                 self.emit(tid)
             return
-        self.out.append(f"{self.tag(t)} {self.name(tid)};\n\n")
+        if tid in self.declared:
+            return
+        if k == _FWD:
+            tag = "union" if self.INFO[tid] >> 31 else "struct"
+        else:
+            tag = _KEYWORD.get(k) or Kind(k).name.lower()
+        self.out.append(f"{tag} {self.names[tid]};\n\n")
         self.declared.add(tid)
 
-
-def _top_and_anon_enums(btf: BTF, d: _Dumper) -> list[int] | None:
-    """The ids ``dump_c`` emits for a whole blob, found from the raw type headers (only the
-    types the header will contain get decoded). None when ``btf`` has no blob."""
-    from .parse import headers
-    h = headers(btf)
-    if h is None:
-        return None
-    infos, sts, w = h
-    first = btf.start_id
-    top = {int(k) for k in _TOP}
-    enums = {int(k) for k in ENUMS}
-    sized = {int(k) for k in (_K_INT, _K_STRUCT, _K_UNION, _K_ENUM, _K_ENUM64,
-                              _K_DATASEC, _K_FLOAT)}
-    names = btf.index.names
-    T = d.T
-    ids = [first + i for i, (info, noff) in enumerate(zip(infos, names, strict=True))
-           if noff and (info >> 24) & 0x1F in top]
-    ids = [tid for tid in ids if T[tid].name not in _SKIP]
-    anon = {first + i for i, (info, noff) in enumerate(zip(infos, names, strict=True))
-            if not noff and (info >> 24) & 0x1F in enums}
-    if anon:
-        refs = {st for info, st in zip(infos, sts, strict=True) if (info >> 24) & 0x1F not in sized}
-        words = btf._words
-        for i, info in enumerate(infos):
-            k = (info >> 24) & 0x1F
-            o = words[i]
-            if k == _K_ARRAY:
-                refs.add(w[o + 3])
-            elif k == _K_STRUCT or k == _K_UNION:
-                refs.update(w[o + 4:o + 3 + 3 * (info & 0xFFFF):3])
-            elif k == _K_FUNC_PROTO:
-                refs.update(w[o + 4:o + 3 + 2 * (info & 0xFFFF):2])
-        ids += sorted(anon - refs)
-    return ids
-
-
-def _unreferenced_anon_enums(btf: BTF) -> list[int]:
-    """Anonymous enums nothing refers to (``enum { false, true };``): emitted on their own."""
-    anon = {t.id for t in btf if t.kind in ENUMS and not t.name}
-    for t in btf:
-        anon.discard(t.type_id)
-        anon.discard(t.elem_type_id)
-        for m in t.members:
-            anon.discard(m.type_id)
-        for p in t.params:
-            anon.discard(p.type_id)
-    return sorted(anon)
+    def top_ids(self) -> list[int]:
+        """What a whole-blob dump emits: named records, enums, typedefs and FWDs, then
+        anonymous enums nothing refers to, in id order."""
+        btf, tb = self.btf, self.tb
+        start, end = btf.start_id, btf.end_id
+        NOFF = tb.NOFF
+        ids = [i for i in compress(range(start, end), self.K[start:end].translate(_TOP_F))
+               if NOFF[i]]
+        if tb.text is not None:
+            names = tb.strs(list(map(NOFF.__getitem__, ids)))
+            self.NAME.update(zip(ids, names, strict=True))
+        else:
+            names = list(map(self.NAME.__getitem__, ids))
+        ids = [i for i, n in zip(ids, names, strict=True) if n not in _SKIP]
+        ids += tb.unreferenced_anon_enums(start, end)
+        ids.sort()
+        return ids
 
 
 def _gap_chunks(cur: int, gap: int) -> Iterable[int]:
@@ -398,24 +672,36 @@ def _gap_chunks(cur: int, gap: int) -> Iterable[int]:
 
 def dump_c(btf: BTF, types: Sequence[str] | None = None) -> str:
     """A C header declaring ``types`` (names; default: every type) and their dependencies."""
-    d = _Dumper(btf)
+    gc_was = gc.isenabled()
+    gc.disable()         # the dump makes ~10^6 objects and no cyclic garbage: no collections
+    d = None
+    try:
+        d = _Dumper(btf)
+        return _dump(d, types)
+    except RecursionError:
+        raise BTFError("BTF types nest too deeply to dump (a cycle?)") from None
+    finally:
+        if d is not None:
+            d.release()
+        if gc_was:
+            gc.enable()
+
+
+def _dump(d: _Dumper, types: Sequence[str] | None) -> str:
+    btf = d.btf
     if types:
         ids = []
         for name in types:
             found = [t for t in btf.find_all(name) if t.kind in _TOP]
             if not found:
                 raise BTFError(f"no struct, union, enum or typedef named {name!r} in this BTF")
-            ids.append(max(found, key=lambda t: t.kind != _K_FWD).id)
+            ids.append(max(found, key=lambda t: t.kind != _FWD).id)
     else:
-        fast = _top_and_anon_enums(btf, d)
-        if fast is not None:
-            ids = fast
-        else:
-            ids = [t.id for t in btf if t.kind in _TOP and t.name and t.name not in _SKIP]
-            ids += _unreferenced_anon_enums(btf)
-        ids.sort()
+        ids = d.top_ids()
+    done, busy, emit = d.done, d.busy, d.emit
     for tid in ids:
-        d.emit(tid)
+        if tid not in done and tid not in busy:
+            emit(tid)
     return _HEAD + "".join(d.out) + _TAIL
 
 
