@@ -10,10 +10,12 @@ from collections.abc import Callable, Iterator
 from enum import IntEnum
 from typing import Any, NamedTuple
 
+from .._record import simple_enum
 from ..errors import BTFError
 
 
-class Kind(IntEnum):
+@simple_enum(IntEnum)
+class Kind:
     """BTF_KIND_* values."""
 
     UNKN = 0
