@@ -237,7 +237,9 @@ def _build_spec(p: _Parsed) -> ObjectSpec:
     return ObjectSpec(path=p.path, programs=programs, maps=maps, license=license_,
                       kern_version=version, btf=btf, btf_ext=btf_ext, subprogs=subprogs,
                       section_code={s: p.sections[s] for s in p.exec_sections}, externs=externs,
-                      var_offsets=var_offsets, section_sizes=dict(p.sizes))
+                      var_offsets=var_offsets, section_sizes=dict(p.sizes),
+                      weak_externs=frozenset(s.name for s in p.symbols if s.name in externs
+                                             and s.shndx == "SHN_UNDEF" and s.bind == "STB_WEAK"))
 
 
 def _license(p: _Parsed) -> str:

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from ._log import get_logger
-from .btf.types import BTF, LINKAGE_EXTERN, Kind
+from .btf.types import BTF, Kind
 from .errors import LoadError
 
 log = get_logger("pybpf.externs")
@@ -151,8 +151,10 @@ def kallsyms() -> dict[str, int]:
     return out
 
 
-def resolve_ksym(loader: Any, name: str, is_call: bool) -> tuple[str, int, int]:
-    """("btf", btf id, btf obj fd) for typed ksyms/kfuncs, ("addr", address, 0) for typeless."""
+def resolve_ksym(loader: Any, name: str, is_call: bool,
+                 weak: bool = False) -> tuple[str, int, int]:
+    """("btf", btf id, btf obj fd) for typed ksyms/kfuncs, ("addr", address, 0) for typeless;
+    a ``weak`` symbol the kernel lacks gives ("missing", 0, 0), as libbpf does."""
     btf: BTF = loader.spec.btf
     local = None
     for ds in btf.find_all(".ksyms", Kind.DATASEC):
@@ -162,17 +164,23 @@ def resolve_ksym(loader: Any, name: str, is_call: bool) -> tuple[str, int, int]:
     kern = loader.kernel_btf
     if is_call or (local is not None and local.kind == Kind.FUNC):
         found = kern.find_all(name, Kind.FUNC)
-        if not found:
-            raise LoadError(f"kfunc {name!r} not found in kernel BTF")
-        return "btf", found[0].id, 0
+        if found:
+            return "btf", found[0].id, 0
+        if weak:
+            return "missing", 0, 0
+        raise LoadError(f"kfunc {name!r} not found in kernel BTF")
     if local is not None and local.kind == Kind.VAR and btf.resolve(local.type_id).kind != Kind.UNKN:
         found = kern.find_all(name, Kind.VAR)
         if found:
             return "btf", found[0].id, 0
+        if weak:
+            return "missing", 0, 0
+        raise LoadError(f"typed ksym {name!r} not found in kernel BTF (its BTF has no such "
+                        f"variable; older kernels' BTF has no per-CPU or global variables)")
     addr = kallsyms().get(name)
     if addr is None:
-        if local is not None and local.linkage != LINKAGE_EXTERN:
-            return "addr", 0, 0
+        if weak:
+            return "missing", 0, 0
         raise LoadError(f"ksym {name!r} not found in kernel BTF or /proc/kallsyms")
     if addr == 0:
         raise LoadError(f"ksym {name!r}: /proc/kallsyms shows zero addresses "

@@ -15,6 +15,10 @@ CALL = 0x85          # JMP | CALL
 EXIT = 0x95
 LD_IMM64 = 0x18      # LD | IMM | DW
 MOV64_IMM = 0xB7
+# helper ids of poisoned calls, as libbpf uses them: a CO-RE relocation that failed, a call
+# to a __weak kfunc the kernel lacks (the verifier rejects them only where reachable)
+POISON_HELPER = 0xBAD2310
+POISON_KFUNC = 0xBAD2311
 
 _SIZES = {0x00: "u32", 0x08: "u16", 0x10: "u8", 0x18: "u64"}
 _SIZE_BYTES = {0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8}

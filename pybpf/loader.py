@@ -36,7 +36,6 @@ from .sys.fd import FD
 
 log = get_logger("pybpf.loader")
 
-POISON_HELPER = 0xBAD2310
 LOG_SIZE_START = 1 << 16
 LOG_SIZE_MAX = (1 << 30) - 1
 DEFAULT_PIN_ROOT = "/sys/fs/bpf"
@@ -79,6 +78,7 @@ class _Loader:
         self.programs: dict[str, Program] = {}
         self.globals: dict[str, Any] = {}
         self.core_results: list[Any] = []
+        self._poisoned_kfuncs: set[tuple[str, str]] = set()   # (program, __weak kfunc)
 
     # ---- steps ----
 
@@ -302,8 +302,12 @@ class _Loader:
             size = min(size * 4, LOG_SIZE_MAX)
 
     def _raise_load_error(self, ps: ProgramSpec, err: int, text: str, insns: bytearray) -> None:
-        poison = f"unknown#{POISON_HELPER}"
-        if poison in text:
+        weak = sorted(n for prog, n in self._poisoned_kfuncs if prog == ps.name)
+        if f"unknown#{I.POISON_KFUNC}" in text and weak:
+            raise VerifierError(ps.name, err, text, source_line=None) from LoadError(
+                f"program {ps.name} reached a call to __weak kfunc {', '.join(weak)}, "
+                f"which this kernel lacks (guard it with bpf_ksym_exists())")
+        if f"unknown#{I.POISON_HELPER}" in text:
             failed = [r for r in self.core_results
                       if getattr(r, "poison", False) and getattr(r, "program", ps.name) == ps.name]
             detail = "; ".join(r.describe() if hasattr(r, "describe") else str(r) for r in failed)
@@ -384,14 +388,19 @@ class _Loader:
     def _reloc_ksym(self, ps: ProgramSpec, insns: bytearray, r: Any) -> None:
         from .externs import resolve_ksym
         ins = I.decode(insns, r.insn)
-        kind, value, btf_obj_fd = resolve_ksym(self, r.target, is_call=ins.code == I.CALL)
+        kind, value, btf_obj_fd = resolve_ksym(self, r.target, is_call=ins.code == I.CALL,
+                                               weak=r.target in self.spec.weak_externs)
         if ins.code == I.CALL:
-            I.encode_into(insns, r.insn, I.Insn(ins.code, 0, 2, btf_obj_fd, value))
+            if kind == "missing":          # a __weak kfunc: fails only if reached
+                I.encode_into(insns, r.insn, I.Insn(I.CALL, 0, 0, 0, I.POISON_KFUNC))
+                self._poisoned_kfuncs.add((ps.name, r.target))
+            else:
+                I.encode_into(insns, r.insn, I.Insn(ins.code, 0, 2, btf_obj_fd, value))
         elif kind == "btf":
             I.set_src(insns, r.insn, PSEUDO_BTF_ID)
             I.set_imm(insns, r.insn, value)
             I.set_imm(insns, r.insn + 1, btf_obj_fd)
-        else:
+        else:                              # an address; 0 for a missing __weak symbol
             I.set_src(insns, r.insn, 0)
             I.set_ld_imm64(insns, r.insn, value)
 

@@ -141,13 +141,14 @@ class ObjectSpec(DataRecord):
     """Everything an ELF object declares, ready to be edited and loaded.
 
     ``section_code``: the executable sections; ``externs``: name -> "kconfig"/"ksym";
+    ``weak_externs``: those declared ``__weak`` (may be missing from the kernel);
     ``var_offsets``: ELF symbol values of global variables, (section, name) -> byte offset
     (the DATASEC fix-up); ``section_sizes``: every ELF section.
     """
 
     __slots__ = ("path", "programs", "maps", "license", "kern_version", "btf", "btf_ext",
                  "subprogs", "section_code", "externs", "rodata_overrides", "var_offsets",
-                 "section_sizes")
+                 "section_sizes", "weak_externs")
     path: str
     programs: dict[str, ProgramSpec]
     maps: dict[str, MapSpec]
@@ -161,6 +162,7 @@ class ObjectSpec(DataRecord):
     rodata_overrides: dict[str, object]
     var_offsets: dict[tuple[str, str], int]
     section_sizes: dict[str, int]
+    weak_externs: frozenset[str]
 
     def __init__(self, path: str, programs: dict[str, ProgramSpec], maps: dict[str, MapSpec],
                  license: str, kern_version: int, btf: BTF | None,  # noqa: A002
@@ -170,7 +172,8 @@ class ObjectSpec(DataRecord):
                  externs: dict[str, str] = NEW_DICT,  # type: ignore[assignment]
                  rodata_overrides: dict[str, object] = NEW_DICT,  # type: ignore[assignment]
                  var_offsets: dict[tuple[str, str], int] = NEW_DICT,  # type: ignore[assignment]
-                 section_sizes: dict[str, int] = NEW_DICT) -> None:  # type: ignore[assignment]
+                 section_sizes: dict[str, int] = NEW_DICT,  # type: ignore[assignment]
+                 weak_externs: frozenset[str] = frozenset()) -> None:
         self.path, self.programs, self.maps, self.license = path, programs, maps, license
         self.kern_version, self.btf, self.btf_ext = kern_version, btf, btf_ext
         self.subprogs = {} if subprogs is NEW_DICT else subprogs
@@ -179,6 +182,7 @@ class ObjectSpec(DataRecord):
         self.rodata_overrides = {} if rodata_overrides is NEW_DICT else rodata_overrides
         self.var_offsets = {} if var_offsets is NEW_DICT else var_offsets
         self.section_sizes = {} if section_sizes is NEW_DICT else section_sizes
+        self.weak_externs = weak_externs
 
     @classmethod
     def from_file(cls, path: str) -> ObjectSpec:

@@ -18,7 +18,7 @@ from .types import BTF, COMPOSITES, ENUMS, INT_SIGNED, Kind, Type
 
 log = get_logger("pybpf.core")
 
-POISON_HELPER = 0xBAD2310
+POISON_HELPER = I.POISON_HELPER
 MAX_DEPTH = 32
 
 

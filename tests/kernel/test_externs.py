@@ -73,3 +73,19 @@ def test_unknown_kfunc_named(no_fd_leak):
                  else r for r in ps.relocs]
     with pytest.raises(LoadError, match="kfunc 'pybpf_no_such_kfunc' not found in kernel BTF"):
         spec.load()
+
+
+def test_weak_ksyms_missing_from_the_kernel(no_fd_leak):
+    """__weak kfunc and typed variable no kernel has: guarded uses load and see 0 (the
+    verifier drops the dead call); a program that reaches the call fails naming it."""
+    from pybpf.errors import VerifierError
+    spec = pybpf.ObjectSpec.from_file(obj_path("bad_ksym_weak"))
+    assert spec.weak_externs == {"pybpf_no_such_kfunc", "pybpf_no_such_var"}
+    spec.programs["called"].skip = True
+    with spec.load() as o:
+        assert o.programs["guarded"].test_run(ctx=b"")[0] == 0
+        assert (o.data.seen, o.data.var_seen) == (0, 0)
+    with pytest.raises(VerifierError) as ei:
+        pybpf.load(obj_path("bad_ksym_weak"))
+    assert "program called reached a call to __weak kfunc pybpf_no_such_kfunc, which this " \
+           "kernel lacks" in str(ei.value.__cause__)
