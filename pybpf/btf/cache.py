@@ -14,7 +14,17 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from .kernel import _debug, _write_atomic, cache_dir, content_hash, kernel_btf_key, modules_key
+from .kernel import (
+    _debug,
+    _write_atomic,
+    cache_dir,
+    cache_has,
+    content_hash,
+    kernel_btf_key,
+    kernel_btf_path,
+    known_key,
+    modules_key,
+)
 
 if TYPE_CHECKING:
     from .core import CoreRelocator, CoreResult
@@ -49,10 +59,29 @@ class CachedRelocator:
         self._load_modules = load_modules
         self._modules_key: str | None = None
         self._real: CoreRelocator | None = None
-        self.file = os.path.join(cache_dir(),
-                                 f"core-{content_hash(local.raw)}-{kernel_btf_key()}")
-        self.entries: dict[_Key, _Entry] = _load(self.file)
+        self._prefix = f"core-{content_hash(local.raw)}-"
+        self._file: str | None = None
+        self._entries: dict[_Key, _Entry] | None = None
         self.hits = self.misses = 0
+
+    @property
+    def file(self) -> str:
+        """``core-<object BTF hash>-<kernel BTF hash>`` in the cache directory."""
+        if self._file is None:
+            self._file = os.path.join(cache_dir(), self._prefix + kernel_btf_key())
+        return self._file
+
+    @property
+    def entries(self) -> dict[_Key, _Entry]:
+        """The stored results. On a first run (the kernel BTF's hash not known yet and no
+        result of this object cached for any kernel) nothing is read, so the hash need not
+        be computed before the relocations (it is made while the kernel BTF is parsed)."""
+        if self._entries is None:
+            if known_key(kernel_btf_path()) is None and not cache_has(self._prefix):
+                self._entries = {}
+            else:
+                self._entries = _load(self.file)
+        return self._entries
 
     def _relocator(self) -> CoreRelocator:
         if self._real is None:

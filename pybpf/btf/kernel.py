@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import struct
 from array import array
+from collections.abc import Callable
 
 from ..errors import BTFError
 from .parse import Index, build_index, parse_btf
@@ -98,14 +99,13 @@ def _memo_file(ident: str) -> str:
     return os.path.join(cache_dir(), f"btfkey-{blake2b(ident.encode(), digest_size=12).hexdigest()}")
 
 
-def btf_key(path: str, data: bytes | None = None) -> str:
-    """Content hash of the BTF at ``path`` (memoized per file identity, so a warm start
-    need not read the blob). ``data``: the blob, if already read."""
+def known_key(path: str) -> str | None:
+    """The content hash of ``path`` if it is known without hashing: memoized in this process
+    or recorded in the cache for the file's identity."""
     key = _keys.get(path)
     if key is not None:
         return key
-    ident = _identity(path)
-    memo = _memo_file(ident) if ident is not None else ""
+    memo = _memo_of(path)
     if memo:
         try:
             with open(memo, "rb") as f:
@@ -115,11 +115,56 @@ def btf_key(path: str, data: bytes | None = None) -> str:
         if len(raw) == 40 and all(c in _HEX for c in raw):
             _keys[path] = raw
             return raw
-    key = content_hash(data if data is not None else _read(path))
+    return None
+
+
+def _memo_of(path: str) -> str:
+    ident = _identity(path)
+    return _memo_file(ident) if ident is not None else ""
+
+
+def _remember(path: str, key: str) -> None:
     _keys[path] = key
+    memo = _memo_of(path)
     if memo:
         _write_atomic(memo, key.encode())
+
+
+def btf_key(path: str, data: bytes | None = None) -> str:
+    """Content hash of the BTF at ``path`` (memoized per file identity, so a warm start
+    need not read the blob). ``data``: the blob, if already read."""
+    key = known_key(path)
+    if key is None:
+        key = content_hash(data if data is not None else _read(path))
+        _remember(path, key)
     return key
+
+
+def cache_has(prefix: str) -> bool:
+    """Whether any cache file name starts with ``prefix`` (False: nothing to look up)."""
+    try:
+        with os.scandir(cache_dir()) as it:
+            return any(e.name.startswith(prefix) for e in it)
+    except OSError:
+        return False
+
+
+def _hash_in_background(data: bytes) -> Callable[[], str]:
+    """Start hashing ``data`` in a thread (BLAKE2 releases the GIL on large buffers, so it
+    runs beside the caller's Python work on another CPU); the result joins it."""
+    import threading
+    out: list[str] = []
+    try:
+        t = threading.Thread(target=lambda: out.append(content_hash(data)),
+                             name="pybpf-btf-hash", daemon=True)
+        t.start()
+    except RuntimeError:            # no threads here: hash when asked
+        return lambda: content_hash(data)
+
+    def result() -> str:
+        t.join()
+        return out[0] if out else content_hash(data)
+    return result
 
 
 def kernel_btf_key() -> str:
@@ -167,8 +212,19 @@ def _save_index(file: str, idx: Index) -> None:
 
 
 def parse_cached(path: str, data: bytes, base: BTF | None = None, use_cache: bool = True) -> BTF:
-    """Parse ``data`` (read from ``path``) with the on-disk index cache."""
+    """Parse ``data`` (read from ``path``) with the on-disk index cache.
+
+    When the content hash is not known yet and the cache holds no index at all (a first
+    run), there is nothing to look up: the blob is hashed in the background while the
+    types are scanned, and the index is saved under the hash after."""
     file = ""
+    if use_cache and known_key(path) is None and not cache_has("btf-"):
+        key = _hash_in_background(data)
+        idx = build_index(data, _first_id(base))
+        btf = parse_btf(data, base, index=idx)
+        _remember(path, key())
+        _save_index(os.path.join(cache_dir(), f"btf-{_keys[path]}.idx"), idx)
+        return btf
     if use_cache:
         file = os.path.join(cache_dir(), f"btf-{btf_key(path, data)}.idx")
     idx = _load_index(file) if file else None
@@ -177,11 +233,15 @@ def parse_cached(path: str, data: bytes, base: BTF | None = None, use_cache: boo
             return parse_btf(data, base, index=idx)
         except BTFError:
             _debug("stale BTF index cache %s ignored", file)
-    idx = build_index(data, base.end_id if base is not None else 1)
+    idx = build_index(data, _first_id(base))
     btf = parse_btf(data, base, index=idx)
     if file:
         _save_index(file, idx)
     return btf
+
+
+def _first_id(base: BTF | None) -> int:
+    return base.end_id if base is not None else 1
 
 
 def load_kernel(use_cache: bool = True) -> BTF:
