@@ -18,7 +18,6 @@ from ._log import get_logger
 from .btf.types import BTF, Kind
 from .errors import BPFError, LoadError, VerifierError
 from .externs import kernel_version_code
-from .features import mmapable_arrays
 from .object import Object
 from .program import Program
 from .spec import PIN_BY_NAME, MapSpec, ObjectSpec, ProgramSpec
@@ -249,6 +248,7 @@ class _Loader:
                 log.debug("map %s: retrying without BTF (%s)", name, e)
                 for k in ("btf_fd", "btf_key_type_id", "btf_value_type_id"):
                     kw.pop(k)
+                from .features import mmapable_arrays  # (only on this fallback)
                 if ms.is_global_data and not mmapable_arrays():
                     kw["flags"] &= ~int(MapFlags.MMAPABLE)
                 return sysbpf.map_create(int(ms.type), ms.key_size, ms.value_size, max_entries, **kw)
