@@ -490,14 +490,15 @@ def _wrap(op: str, e: BPFError) -> BPFError:
     return e
 
 
-_SRC_LINE = re.compile(r"^; (.*?)(?: @ (\S+:\d+))?$")
+_SRC_LINE = r"^; (.*?)(?: @ (\S+:\d+))?$"   # compiled when a load fails (re caches it)
 
 
 def _failing_source_line(text: str) -> str | None:
     """The last source line the verifier printed before rejecting (needs line_info)."""
     last = None
+    src_line = re.compile(_SRC_LINE)
     for line in text.splitlines():
-        m = _SRC_LINE.match(line)
+        m = src_line.match(line)
         if m:
             last = f"{m.group(1).strip()}" + (f"  ({m.group(2)})" if m.group(2) else "")
     return last
