@@ -56,6 +56,7 @@ def test_kfunc_calls(no_fd_leak):
     require_feature(bool(load_kernel().find_all("bpf_task_from_pid", Kind.FUNC)),
                     "the bpf_task_from_pid kfunc (6.2)")
     with pybpf.load(obj_path("btf_kfunc"), rodata={"targ_pid": os.getpid()}) as o:
+        assert o.btf_fd is not None          # the kfunc's extern FUNC rewritten as libbpf does
         with o.programs["kfunc_enter"].attach():
             for _ in range(3):
                 os.getppid()
@@ -83,6 +84,7 @@ def test_weak_ksyms_missing_from_the_kernel(no_fd_leak):
     assert spec.weak_externs == {"pybpf_no_such_kfunc", "pybpf_no_such_var"}
     spec.programs["called"].skip = True
     with spec.load() as o:
+        assert o.btf_fd is not None
         assert o.programs["guarded"].test_run(ctx=b"")[0] == 0
         assert (o.data.seen, o.data.var_seen) == (0, 0)
     with pytest.raises(VerifierError) as ei:
