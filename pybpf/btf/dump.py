@@ -18,7 +18,7 @@ import gc
 import sys
 from array import array
 from collections.abc import Callable, Iterable, Sequence
-from itertools import chain, compress
+from itertools import compress
 
 from ..errors import BPFError, BTFError
 from .types import BTF, COMPOSITES, ENUMS, MAX_CHAIN, MODIFIERS, Kind
@@ -48,11 +48,12 @@ _TOP = (_STRUCT, _UNION, _ENUM, _ENUM64, _TYPEDEF, _FWD)
 _SIZED = (_INT, _STRUCT, _UNION, _ENUM, _ENUM64, _DATASEC, _FLOAT)
 _KEYWORD = {_STRUCT: "struct", _UNION: "union", _ENUM: "enum", _ENUM64: "enum"}
 _TYPEDEF_OR_MOD = MODIFIERS | {_TYPEDEF}
+_WALKED = frozenset(_KEYWORD) | {_TYPEDEF, _FWD, _FUNC_PROTO}   # what deps() looks into
 _PACKED = " __attribute__((packed))"
 _LIMIT = 4 * MAX_CHAIN     # longer pointer/array/modifier chains are cycles in corrupt BTF
 _SPACES = b"\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "    # what str.isspace() is true of in ASCII
 
-_Layout = tuple[list[tuple[int, ...]] | None, bool, tuple[int, ...]]
+_Layout = tuple[dict[int, tuple[int, ...]] | None, bool, tuple[int, ...]]
 
 
 def _flags(kinds: Iterable[int]) -> bytes:
@@ -191,10 +192,15 @@ class _Tables:
         """The strings at ``offs`` (decoded on first use, without a Python call per miss
         for ASCII tables)."""
         text = self.text
-        if text is None or (offs and max(offs) >= len(self.strings)):
-            return list(map(self.STR.__getitem__, offs))
-        get, put, find = self.STR.get, self.STR.setdefault, text.find
-        return [get(o) or put(o, text[o:find("\0", o)]) for o in offs]
+        if text is not None:
+            get, put, find = self.STR.get, self.STR.setdefault, text.find
+            r = [get(o) or put(o, text[o:find("\0", o)]) for o in offs]
+            if "" not in r or max(offs) < len(self.strings):   # (past the end: "" too)
+                return r
+            for o in offs:       # out of range: not cached, _string raises
+                if o >= len(self.strings):
+                    self.STR.pop(o, None)
+        return list(map(self.STR.__getitem__, offs))
 
     def _name(self, tid: int) -> str:
         if tid == 0:
@@ -211,7 +217,7 @@ class _Tables:
         else:
             names = [self.STR[n] if n else "" for n in w[0::3]]
         offs = w[2::3]
-        if info >> 31:
+        if info >> 31 and offs and max(offs) >> 24:      # bitfield sizes in the top byte
             return names, w[1::3], [x & 0xFFFFFF for x in offs], [x >> 24 for x in offs]
         return names, w[1::3], offs, [0] * len(names)
 
@@ -303,15 +309,13 @@ class _Dumper:
         self.K, self.ST, self.INFO, self.NAME = tb.K, tb.ST, tb.INFO, tb.NAME
         self.MEM, self.ENUMV, self.PAR, self.ARR = tb.MEM, tb.ENUMV, tb.PAR, tb.ARR
         self.plain = tb.plain
-        self.R = _Memo(self._resolve)              # typedefs and modifiers followed
-        self.M = _Memo(self._skip_modifiers)
         self.S = _Memo(self._size_of)
         self.A = _Memo(self._align_of)
-        self.DS = _Memo(lambda tid: self._deps_of(tid, True))    # deps of a by-value use
-        self.DW = _Memo(lambda tid: self._deps_of(tid, False))
-        self.L0 = _Memo(lambda tid: self._layout_of(tid, False))  # natural layout
-        self.L1 = _Memo(lambda tid: self._layout_of(tid, True))   # packed layout
-        self.P = _Memo(self._packed_of)
+        self.SA = _Memo(self._bits)            # (alignment, size) in bits
+        self.DS = _Memo(self._deps_strong)     # deps of a use by value
+        self.DW = _Memo(self._deps_weak)       # deps of a use through a pointer
+        self.L0 = _Memo(self._layout0)         # natural layout (and whether it must be packed)
+        self.L1 = _Memo(self._layout1)         # packed layout
         self._align: dict[int, int] = {}
         self.tpl: dict[int, tuple[str, str]] = {}    # id -> declaration around a name
         self.tpl0: dict[int, str] = {}               # id -> declaration without a name
@@ -320,6 +324,7 @@ class _Dumper:
         self.done: set[int] = set()          # fully defined
         self.declared: set[int] = set()      # forward-declared (or defined)
         self.busy: set[int] = set()
+        self.fin: set[int] = set()   # deps entries (see deps()) with nothing left to do
         self.names = _Names(tb.K, tb.NAME)
         self.enum_vals: dict[str, int] = {}
 
@@ -349,11 +354,15 @@ class _Dumper:
             t = ST[t]
         raise BTFError(f"BTF type [{tid}]: modifier chain loops or is too long")
 
+    def _bits(self, tid: int) -> tuple[int, int]:
+        return self.A[tid] * 8, self.S[tid] * 8
+
     def _size_of(self, tid: int) -> int:
         """Byte size (arrays multiplied out, pointers 8)."""
-        K, R, mult = self.K, self.R, 1
+        K, mult = self.K, 1
         for _ in range(MAX_CHAIN + 1):
-            t = R[tid]
+            k = K[tid]
+            t = self._resolve(tid) if k in _TYPEDEF_OR_MOD else tid
             k = K[t]
             if k == _PTR:
                 return mult * 8
@@ -369,8 +378,11 @@ class _Dumper:
         raise BTFError(f"BTF type [{tid}]: nested too deeply (a cycle?)")
 
     def _align_of(self, tid: int) -> int:
-        t = self.R[tid]
-        k = self.K[t]
+        k = self.K[tid]
+        t = tid
+        if k in _TYPEDEF_OR_MOD:
+            t = self._resolve(tid)
+            k = self.K[t]
         if k == _PTR:
             return 8
         if k == _ARRAY:
@@ -379,20 +391,25 @@ class _Dumper:
             a = self._align.get(t)
             if a is None:
                 A = self.A
-                a = 1 if self.P[t] else max([A[m] for m in self.MEM[t][1]], default=1)
+                members = self.MEM[t][1]
+                a = 1 if self.L0[t][1] or not members else max([A[m] for m in members])
                 self._align[t] = a
             return a
         if k == _INT or k == _FLOAT or k == _ENUM or k == _ENUM64:
             return max(1, min(self.ST[t], 8))
         return 1
 
-    def _packed_of(self, tid: int) -> bool:
-        self.P[tid] = False        # while its own layout is computed (a cycle by value)
-        return self.L0[tid][1]
+    def _layout0(self, tid: int) -> _Layout:
+        self.L0[tid] = (None, False, ())   # while computed: a cycle by value reads "not packed"
+        return self._layout_of(tid, False)
+
+    def _layout1(self, tid: int) -> _Layout:
+        return self._layout_of(tid, True)
 
     def _layout_of(self, tid: int, packed: bool) -> _Layout:
-        """(per member: the padding bitfields before it, or None if there are none; whether
-        the natural layout is too loose for the offsets; the trailing padding bitfields)."""
+        """(the padding bitfields to emit before members, by member index, or None if there
+        are none; whether the natural layout is too loose for the offsets; the trailing
+        padding bitfields)."""
         _names, types, boffs, bsizes = self.MEM[tid]
         S = self.S
         if self.K[tid] == _UNION:
@@ -401,33 +418,54 @@ class _Dumper:
                     S[mt]             # what the body's offset tracking needs (may raise)
             return None, False, ()
         A = self.A
-        cur, pads, need_pack, max_align, gaps = 0, [], False, 1, False
-        for mt, bo, bs in zip(types, boffs, bsizes, strict=True):
-            a = 1 if packed else A[mt]
-            if a > max_align:
-                max_align = a
-            if bs:
-                ub = S[mt] * 8
-                nat = cur if cur // ub == (cur + bs - 1) // ub or packed else -(-cur // ub) * ub
-                end = bo + bs
-            else:
-                a8 = a * 8
-                nat = -(-cur // a8) * a8
-                end = bo + S[mt] * 8
-            if bo < nat:
-                need_pack = True
-            if bo > cur and (bo > nat or packed):
-                pads.append(tuple(_gap_chunks(cur, bo - cur)))
-                gaps = True
-            else:
-                pads.append(())
-            cur = end
         size = self.ST[tid] * 8
+        if not packed and not any(bsizes):
+            # no bitfields: most members sit where C puts them (the end of the previous one
+            # rounded up to their alignment); the general loop below handles the rest
+            SA, cur, m8 = self.SA, 0, 8
+            for mt, bo in zip(types, boffs, strict=True):
+                a8, bits = SA[mt]
+                if a8 > m8:
+                    m8 = a8
+                if bo != -(-cur // a8) * a8:
+                    break
+                cur = bo + bits
+            else:
+                nat_size = -(-cur // m8) * m8
+                return (None, nat_size > size,
+                        tuple(_gap_chunks(cur, size - cur)) if nat_size < size else ())
+        cur, pads, need_pack, max_align = 0, {}, False, 1
+        members = enumerate(zip(types, boffs, bsizes, strict=True))
+        if packed:
+            for i, (mt, bo, bs) in members:    # (after the natural layout: S[] known)
+                end = bo + (bs or S[mt] * 8)
+                if bo > cur:
+                    pads[i] = tuple(_gap_chunks(cur, bo - cur))
+                cur = end
+        else:
+            for i, (mt, bo, bs) in members:
+                a = A[mt]
+                if a > max_align:
+                    max_align = a
+                if bs:
+                    ub = S[mt] * 8
+                    nat = cur if cur // ub == (cur + bs - 1) // ub else -(-cur // ub) * ub
+                    end = bo + bs
+                else:
+                    a8 = a * 8
+                    nat = -(-cur // a8) * a8
+                    end = bo + S[mt] * 8
+                if bo != nat:              # tighter: packed; looser: padding (bo > nat >= cur)
+                    if bo < nat:
+                        need_pack = True
+                    else:
+                        pads[i] = tuple(_gap_chunks(cur, bo - cur))
+                cur = end
         nat_size = -(-cur // (max_align * 8)) * max_align * 8
         if nat_size > size:
             need_pack = True
         tail = tuple(_gap_chunks(cur, size - cur)) if nat_size < size else ()
-        return pads if gaps else None, need_pack, tail
+        return pads or None, need_pack, tail
 
     # ---- declarations ----
 
@@ -438,14 +476,8 @@ class _Dumper:
         with ``P`` and ``S`` fixed per type: those are kept unless an anonymous body was
         inlined (its text depends on the indent and on enumerator names seen before)."""
         if name and not name[-1].isspace():
-            t = self.tpl.get(tid)
-            if t is not None:
-                return t[0] + name + t[1]
-            n = self.bodies
-            p, s = self._decl(tid, "\0", indent).split("\0")
-            if n == self.bodies:
-                self.tpl[tid] = (p, s)
-            return p + name + s
+            t = self.tpl.get(tid) or self._template(tid, indent)
+            return t[0] + name + t[1]
         if name:
             return self._decl(tid, name, indent)
         d = self.tpl0.get(tid)
@@ -456,18 +488,71 @@ class _Dumper:
                 self.tpl0[tid] = d
         return d
 
+    def _template(self, tid: int, indent: int) -> tuple[str, str]:
+        """``(P, S)``: ``decl(tid, name)`` is ``P + name + S`` for a name that is not empty
+        and ends in no space; built on the template of the type ``tid`` refers to, as
+        ``_decl`` builds on its declaration; kept unless an anonymous body was inlined."""
+        K, ST, tpl = self.K, self.ST, self.tpl
+        n = self.bodies
+        k = K[tid]
+        if k == _PTR:
+            st = ST[tid]
+            p, s = tpl.get(st) or self._template(st, indent)
+            tk = K[self._skip_modifiers(st)]
+            r = (p + "(*", ")" + s) if tk == _ARRAY or tk == _FUNC_PROTO else (p + "*", s)
+        elif k == _CONST or k == _VOLATILE or k == _RESTRICT:
+            st = ST[tid]
+            q = _QUAL[k]
+            p, s = tpl.get(st) or self._template(st, indent)
+            if K[self._skip_modifiers(st)] == _PTR:
+                r = (f"{p}{q} ", s)
+            elif p.startswith(q + " "):     # const const int -> const int
+                r = (p, s)
+            else:
+                r = (f"{q} {p}", s)
+        elif k == _TYPE_TAG:
+            r = tpl.get(ST[tid]) or self._template(ST[tid], indent)
+        elif k == _ARRAY:
+            elem, cnt = self.ARR[tid]
+            p, s = tpl.get(elem) or self._template(elem, indent)
+            r = (p, f"[{cnt}]{s}")
+        elif k == _FUNC_PROTO:
+            pnames, ptypes = self.PAR[tid]
+            last = len(ptypes) - 1
+            params = ["..." if pt == 0 and i == last else self.decl(pt, pn, indent)
+                      for i, (pn, pt) in enumerate(zip(pnames, ptypes, strict=True))]
+            p, s = tpl.get(ST[tid]) or self._template(ST[tid], indent)
+            r = (p, f"({', '.join(params) or 'void'}){s}")
+        elif k == _UNKN:
+            r = ("void ", "")
+        elif k in _KEYWORD:
+            if self.NAME[tid]:
+                r = (f"{_KEYWORD[k]} {self.names[tid]} ", "")
+            else:
+                self.bodies += 1
+                r = (self.body(tid, indent) + " ", "")
+        elif k == _FWD:
+            r = (f"{'union' if self.INFO[tid] >> 31 else 'struct'} {self.names[tid]} ", "")
+        elif k == _TYPEDEF:
+            r = (self.names[tid] + " ", "")
+        else:
+            r = (self.NAME[tid] + " ", "")      # INT, FLOAT
+        if n == self.bodies:
+            tpl[tid] = r
+        return r
+
     def _decl(self, tid: int, name: str, indent: int) -> str:
-        K, ST, M = self.K, self.ST, self.M
+        K, ST, skip = self.K, self.ST, self._skip_modifiers
         quals: list[str] = []
         for _ in range(_LIMIT):
             k = K[tid]
             if k == _PTR:
                 tid = ST[tid]
-                tk = K[M[tid]]
+                tk = K[skip(tid)]
                 name = f"(*{name})" if tk == _ARRAY or tk == _FUNC_PROTO else "*" + name
             elif k == _CONST or k == _VOLATILE or k == _RESTRICT:
                 tid = ST[tid]
-                if K[M[tid]] == _PTR:
+                if K[skip(tid)] == _PTR:
                     name = f"{_QUAL[k]} {name}".rstrip()
                 else:
                     quals.append(_QUAL[k])
@@ -507,6 +592,8 @@ class _Dumper:
         return s
 
     def body(self, tid: int, indent: int) -> str:
+        """``struct x {...}`` (or union, enum) without the ``;``; joined from pieces, with
+        no string per line."""
         pad = "\t" * (indent + 1)
         k = self.K[tid]
         if k == _ENUM or k == _ENUM64:
@@ -517,48 +604,78 @@ class _Dumper:
                 ev[n] = cnt
                 if cnt != 1:
                     n = f"{n}___{cnt}"
-                lines.append(f"{pad}{n} = {v}ULL," if v > 0x7FFFFFFF else f"{pad}{n} = {v},")
+                lines.append(f"{pad}{n} = {v}ULL,\n" if v > 0x7FFFFFFF else f"{pad}{n} = {v},\n")
             attr = _PACKED if self.ST[tid] < 4 else ""
-            head = f"enum {self.names[tid]} " if self.NAME[tid] else "enum "
-            return head + "{\n" + "\n".join(lines) + "\n" + "\t" * indent + "}" + attr
+            head = f"enum {self.names[tid]} {{\n" if self.NAME[tid] else "enum {\n"
+            return head + ("".join(lines) or "\n") + "\t" * indent + "}" + attr
         names, types, _boffs, bsizes = self.MEM[tid]
-        packed = self.P[tid]
-        pads, _, tail = (self.L1 if packed else self.L0)[tid]
-        tp = None
-        if pads is None and self.plain and "" not in names:
-            tp = list(map(self.tpl.get, types))     # decl() of each member, where memoized
-            if None in tp:
-                tp = None
-        if tp is not None:
-            if any(bsizes):
-                lines = [f"{pad}{p}{mn}{s}: {bs};" if bs else f"{pad}{p}{mn}{s};"
-                         for (p, s), mn, bs in zip(tp, names, bsizes, strict=True)]
+        pads, packed, tail = self.L0[tid]
+        if packed:
+            pads, _, tail = self.L1[tid]
+        parts: list[str] = ["", "{\n"]
+        get, decl, sub, plain = self.tpl.get, self.decl, indent + 1, self.plain
+        for i, (mn, mt, bs) in enumerate(zip(names, types, bsizes, strict=True)):
+            if pads is not None and i in pads:
+                parts += [f"{pad}long: {n};\n" for n in pads[i]]
+            t = get(mt)          # decl() without the call where it is memoized
+            if t is not None and mn and (plain or not mn[-1].isspace()):
+                parts += (pad, t[0], mn, t[1], f": {bs};\n" if bs else ";\n")
             else:
-                lines = [f"{pad}{p}{mn}{s};" for (p, s), mn in zip(tp, names, strict=True)]
-        else:
-            decl, sub = self.decl, indent + 1
-            lines = []
-            for i, (mn, mt, bs) in enumerate(zip(names, types, bsizes, strict=True)):
-                if pads is not None and pads[i]:
-                    lines.extend(f"{pad}long: {n};" for n in pads[i])
-                d = decl(mt, mn, sub)
-                lines.append(f"{pad}{d}: {bs};" if bs else f"{pad}{d};")
+                parts += (pad, decl(mt, mn, sub), f": {bs};\n" if bs else ";\n")
         if tail:
-            lines.extend(f"{pad}long: {n};" for n in tail)
-        head = f"{_KEYWORD[k]} {self.names[tid]} " if self.NAME[tid] else f"{_KEYWORD[k]} "
-        return (head + "{\n" + "\n".join(lines) + ("\n" if lines else "") + "\t" * indent + "}"
-                + (_PACKED if packed else ""))
+            parts += [f"{pad}long: {n};\n" for n in tail]
+        parts[0] = f"{_KEYWORD[k]} {self.names[tid]} " if self.NAME[tid] else f"{_KEYWORD[k]} "
+        parts += ("\t" * indent, "}", _PACKED if packed else "")
+        return "".join(parts)
 
     # ---- ordering ----
 
-    def _deps_of(self, tid: int, strong: bool) -> list[tuple[int, bool]]:
-        acc: list[tuple[int, bool]] = []
-        self.deps(tid, strong, acc, set())
+    def _deps_strong(self, tid: int) -> list[int]:
+        """``deps`` of a use by value, a fresh walk; chains share their target's list."""
+        k = self.K[tid]
+        if k == _PTR or k == _FUNC_PROTO:      # (a prototype's parts are all weak)
+            return self.DW[tid if k == _FUNC_PROTO else self.ST[tid]]
+        if k in MODIFIERS:
+            return self.DS[self.ST[tid]]
+        if k == _ARRAY:
+            return self.DS[self.ARR[tid][0]]
+        if k not in _WALKED:
+            return []
+        if self.NAME[tid]:
+            if k == _TYPEDEF:    # what it names must be complete first
+                return self.DS[self.ST[tid]] + [tid]
+            return [tid]
+        acc: list[int] = []
+        self.deps(tid, True, acc, set())
         return acc
 
-    def deps(self, tid: int, strong: bool, acc: list[tuple[int, bool]], seen: set[int]) -> None:
-        """Named types ``tid`` refers to, each with whether it must be emitted (needed
-        complete, or a typedef or enum) rather than only declared."""
+    def _deps_weak(self, tid: int) -> list[int]:
+        """``deps`` of a use through a pointer, a fresh walk."""
+        k = self.K[tid]
+        if k == _PTR or k in MODIFIERS:
+            return self.DW[self.ST[tid]]
+        if k == _ARRAY:
+            return self.DW[self.ARR[tid][0]]
+        if k == _FUNC_PROTO:
+            # deps() walks the parts with one set of anonymous types seen; fresh walks of
+            # each part differ from that only by repeated entries, which emit() skips
+            DW = self.DW
+            acc = list(DW[self.ST[tid]])
+            for p in self.PAR[tid][1]:
+                if p:
+                    acc += DW[p]
+            return acc
+        if k not in _WALKED:
+            return []
+        if self.NAME[tid]:
+            return [tid if k == _ENUM or k == _ENUM64 or k == _TYPEDEF else ~tid]
+        acc: list[int] = []
+        self.deps(tid, False, acc, set())
+        return acc
+
+    def deps(self, tid: int, strong: bool, acc: list[int], seen: set[int]) -> None:
+        """Named types ``tid`` refers to: the id of one that must be emitted first (needed
+        complete, or a typedef or enum), ``~id`` of one that only needs a declaration."""
         K, ST = self.K, self.ST
         for _ in range(_LIMIT):
             k = K[tid]
@@ -582,7 +699,7 @@ class _Dumper:
             if k == _TYPEDEF and strong:   # used by value: what it names must be complete
                 self.deps(ST[tid], True, acc, seen)
             if self.NAME[tid]:
-                acc.append((tid, strong or k == _ENUM or k == _ENUM64 or k == _TYPEDEF))
+                acc.append(tid if strong or k == _ENUM or k == _ENUM64 or k == _TYPEDEF else ~tid)
             elif tid not in seen:          # anonymous: its members are ours
                 seen.add(tid)
                 if k == _STRUCT or k == _UNION:
@@ -598,34 +715,41 @@ class _Dumper:
             return
         if self.NAME[tid] in _SKIP:
             self.done.add(tid)
+            self.fin.add(tid)
             self.names[tid] = self.NAME[tid]
             return
-        busy, done, declared = self.busy, self.done, self.declared
+        busy, done, fin = self.busy, self.done, self.fin
         busy.add(tid)
         if k == _TYPEDEF:
             st = self.ST[tid]
-            target = self.M[st]
+            target = self._skip_modifiers(st)
             direct = (K[target] == _STRUCT or K[target] == _UNION) and self.NAME[target]
-            acc = self.DW[st] if direct else self.DS[st]
+            lists = (self.DW[st] if direct else self.DS[st],)
         elif k == _STRUCT or k == _UNION:
-            acc = list(chain.from_iterable(map(self.DS.__getitem__, self.MEM[tid][1])))
+            DS = self.DS
+            lists = [DS[m] for m in self.MEM[tid][1]]
         else:
-            acc = []
-        for dep, needed in acc:
-            if needed:
-                if dep not in done and dep not in busy:
-                    self.emit(dep)
-            elif dep not in declared and dep != tid:   # a struct, union or FWD
-                self.forward(dep)
+            lists = ()
+        for acc in lists:
+            for x in acc:
+                if x in fin:       # most are: done already
+                    continue
+                if x >= 0:
+                    if x not in busy:
+                        self.emit(x)
+                elif ~x != tid:    # a struct, union or FWD not declared yet
+                    self.forward(~x)
         busy.discard(tid)
         if tid in done:
             return
         if k == _TYPEDEF:
             self.out.append(f"typedef {self.decl(self.ST[tid], self.names[tid], 0)};\n\n")
         else:
-            self.out.append(self.body(tid, 0) + ";\n\n")
+            self.out += (self.body(tid, 0), ";\n\n")
         done.add(tid)
-        declared.add(tid)
+        self.declared.add(tid)
+        fin.add(tid)
+        fin.add(~tid)
 
     def forward(self, tid: int) -> None:
         k = self.K[tid]
@@ -641,6 +765,7 @@ class _Dumper:
             tag = _KEYWORD.get(k) or Kind(k).name.lower()
         self.out.append(f"{tag} {self.names[tid]};\n\n")
         self.declared.add(tid)
+        self.fin.add(~tid)
 
     def top_ids(self) -> list[int]:
         """What a whole-blob dump emits: named records, enums, typedefs and FWDs, then
