@@ -608,25 +608,70 @@ class _Dumper:
             attr = _PACKED if self.ST[tid] < 4 else ""
             head = f"enum {self.names[tid]} {{\n" if self.NAME[tid] else "enum {\n"
             return head + ("".join(lines) or "\n") + "\t" * indent + "}" + attr
-        names, types, _boffs, bsizes = self.MEM[tid]
-        pads, packed, tail = self.L0[tid]
+        names, types, boffs, bsizes = self.MEM[tid]
+        parts: list[str] = ["", "{\n"]
+        get, decl, sub = self.tpl.get, self.decl, indent + 1
+        made: dict[int, str] = {}
+        lay = self.L0.get(tid)
+        lines = False
+        if lay is None and k == _STRUCT and self.plain and "" not in names and not any(bsizes):
+            # the natural layout checked while the member lines are made (most structs)
+            lay = self._natural(tid, names, types, boffs, parts, pad, sub, made)
+            lines = lay is not None and not lay[1]
+            if not lines:          # start over; declarations made so far are kept
+                parts = ["", "{\n"]
+        if lay is None:
+            lay = self.L0[tid]
+        pads, packed, tail = lay
         if packed:
             pads, _, tail = self.L1[tid]
-        parts: list[str] = ["", "{\n"]
-        get, decl, sub, plain = self.tpl.get, self.decl, indent + 1, self.plain
-        for i, (mn, mt, bs) in enumerate(zip(names, types, bsizes, strict=True)):
-            if pads is not None and i in pads:
-                parts += [f"{pad}long: {n};\n" for n in pads[i]]
-            t = get(mt)          # decl() without the call where it is memoized
-            if t is not None and mn and (plain or not mn[-1].isspace()):
-                parts += (pad, t[0], mn, t[1], f": {bs};\n" if bs else ";\n")
-            else:
-                parts += (pad, decl(mt, mn, sub), f": {bs};\n" if bs else ";\n")
+        if not lines:
+            plain = self.plain
+            for i, (mn, mt, bs) in enumerate(zip(names, types, bsizes, strict=True)):
+                if pads is not None and i in pads:
+                    parts += [f"{pad}long: {n};\n" for n in pads[i]]
+                t = get(mt)
+                if made and i in made:
+                    d = made[i]
+                elif t is not None and mn and (plain or not mn[-1].isspace()):
+                    parts += (pad, t[0], mn, t[1], f": {bs};\n" if bs else ";\n")
+                    continue
+                else:
+                    d = decl(mt, mn, sub)
+                parts += (pad, d, f": {bs};\n" if bs else ";\n")
         if tail:
             parts += [f"{pad}long: {n};\n" for n in tail]
         parts[0] = f"{_KEYWORD[k]} {self.names[tid]} " if self.NAME[tid] else f"{_KEYWORD[k]} "
         parts += ("\t" * indent, "}", _PACKED if packed else "")
         return "".join(parts)
+
+    def _natural(self, tid: int, names: list[str], types: list[int], boffs: list[int],
+                 parts: list[str], pad: str, sub: int, made: dict[int, str]) -> _Layout | None:
+        """Member lines of a struct without bitfields into ``parts`` while checking that
+        every member sits where C puts it; its ``L0`` layout, or None (not natural) after
+        the lines so far. Declarations that no template holds go to ``made``."""
+        L0, SA, get = self.L0, self.SA, self.tpl.get
+        L0[tid] = (None, False, ())        # as _layout0 does
+        cur, m8 = 0, 8
+        for i, (mn, mt, bo) in enumerate(zip(names, types, boffs, strict=True)):
+            a8, bits = SA[mt]
+            if bo != -(-cur // a8) * a8:
+                del L0[tid]
+                return None
+            if a8 > m8:
+                m8 = a8
+            cur = bo + bits
+            t = get(mt)
+            if t is None:
+                d = made[i] = self.decl(mt, mn, sub)
+                parts += (pad, d, ";\n")
+            else:
+                parts += (pad, t[0], mn, t[1], ";\n")
+        size = self.ST[tid] * 8
+        nat_size = -(-cur // m8) * m8
+        lay = L0[tid] = (None, nat_size > size,
+                         tuple(_gap_chunks(cur, size - cur)) if nat_size < size else ())
+        return lay
 
     # ---- ordering ----
 
@@ -797,6 +842,12 @@ def _gap_chunks(cur: int, gap: int) -> Iterable[int]:
 
 def dump_c(btf: BTF, types: Sequence[str] | None = None) -> str:
     """A C header declaring ``types`` (names; default: every type) and their dependencies."""
+    return _dump_c(btf, types, release=True)
+
+
+def _dump_c(btf: BTF, types: Sequence[str] | None, release: bool) -> str:
+    """``dump_c``; without ``release`` the dumper's tables are left to the garbage collector
+    (see ``main``)."""
     gc_was = gc.isenabled()
     gc.disable()         # the dump makes ~10^6 objects and no cyclic garbage: no collections
     d = None
@@ -806,7 +857,7 @@ def dump_c(btf: BTF, types: Sequence[str] | None = None) -> str:
     except RecursionError:
         raise BTFError("BTF types nest too deeply to dump (a cycle?)") from None
     finally:
-        if d is not None:
+        if d is not None and release:
             d.release()
         if gc_was:
             gc.enable()
@@ -827,7 +878,10 @@ def _dump(d: _Dumper, types: Sequence[str] | None) -> str:
     for tid in ids:
         if tid not in done and tid not in busy:
             emit(tid)
-    return _HEAD + "".join(d.out) + _TAIL
+    out = d.out
+    out.insert(0, _HEAD)
+    out.append(_TAIL)
+    return "".join(out)
 
 
 def _btf_of_file(path: str) -> BTF:
@@ -858,8 +912,12 @@ def main(argv: Sequence[str]) -> int:
     ap.add_argument("--types", default="")
     a = ap.parse_args(argv)
     try:
-        out = dump_c(_btf_of_file(a.file), [t for t in a.types.split(",") if t] or None)
+        out = _dump_c(_btf_of_file(a.file), [t for t in a.types.split(",") if t] or None,
+                      release=False)
     except OSError as e:
         raise BPFError(f"{a.file}: {e.strerror}") from e
+    # the process ends next: its ~10^6 table objects are frozen out of the collector rather
+    # than freed one by one (~30 ms for a kernel's BTF)
+    gc.freeze()
     sys.stdout.write(out)
     return 0
