@@ -271,12 +271,12 @@ class _Tables:
         else:     # member and param types, read straight from the words
             W, OFF, INFO = self.W, self.OFF, self.INFO
             anon.difference_update([W[OFF[i] + 3] for i in arrays])
-            for i in comps:
-                o = OFF[i]
-                anon.difference_update(W[o + 4:o + 3 + 3 * (INFO[i] & 0xFFFF):3])
-            for i in protos:
-                o = OFF[i]
-                anon.difference_update(W[o + 4:o + 3 + 2 * (INFO[i] & 0xFFFF):2])
+            for step, recs in ((3, comps), (2, protos)):
+                for i in recs:
+                    o = OFF[i]
+                    types = W[o + 4:o + 3 + step * (INFO[i] & 0xFFFF):step]
+                    if not anon.isdisjoint(types):      # (a test is cheaper than a removal)
+                        anon.difference_update(types)
         return sorted(anon)
 
 
@@ -312,7 +312,7 @@ class _Dumper:
         self.S = _Memo(self._size_of)
         self.A = _Memo(self._align_of)
         self.SA = _Memo(self._bits)            # (alignment, size) in bits
-        self.DS = _Memo(self._deps_strong)     # deps of a use by value
+        self.DS = _Memo(self._deps_strong_of)  # deps of a use by value
         self.DW = _Memo(self._deps_weak)       # deps of a use through a pointer
         self.L0 = _Memo(self._layout0)         # natural layout (and whether it must be packed)
         self.L1 = _Memo(self._layout1)         # packed layout
@@ -355,7 +355,17 @@ class _Dumper:
         raise BTFError(f"BTF type [{tid}]: modifier chain loops or is too long")
 
     def _bits(self, tid: int) -> tuple[int, int]:
-        return self.A[tid] * 8, self.S[tid] * 8
+        """``SA[tid]``, computed and stored (callers on a miss skip ``__missing__``)."""
+        k = self.K[tid]
+        if k == _PTR:
+            v = (64, 64)
+        elif k == _INT or k == _ENUM or k == _ENUM64 or k == _FLOAT:   # as A and S have it
+            size = self.ST[tid]
+            v = (max(1, min(size, 8)) * 8, size * 8)
+        else:
+            v = (self.A[tid] * 8, self.S[tid] * 8)
+        self.SA[tid] = v
+        return v
 
     def _size_of(self, tid: int) -> int:
         """Byte size (arrays multiplied out, pointers 8)."""
@@ -498,13 +508,15 @@ class _Dumper:
         if k == _PTR:
             st = ST[tid]
             p, s = tpl.get(st) or self._template(st, indent)
-            tk = K[self._skip_modifiers(st)]
+            tk = K[st]
+            if tk in MODIFIERS:
+                tk = K[self._skip_modifiers(st)]
             r = (p + "(*", ")" + s) if tk == _ARRAY or tk == _FUNC_PROTO else (p + "*", s)
         elif k == _CONST or k == _VOLATILE or k == _RESTRICT:
             st = ST[tid]
             q = _QUAL[k]
             p, s = tpl.get(st) or self._template(st, indent)
-            if K[self._skip_modifiers(st)] == _PTR:
+            if K[self._skip_modifiers(st) if K[st] in MODIFIERS else st] == _PTR:
                 r = (f"{p}{q} ", s)
             elif p.startswith(q + " "):     # const const int -> const int
                 r = (p, s)
@@ -650,12 +662,12 @@ class _Dumper:
         """Member lines of a struct without bitfields into ``parts`` while checking that
         every member sits where C puts it; its ``L0`` layout, or None (not natural) after
         the lines so far. Declarations that no template holds go to ``made``."""
-        L0, SA, get = self.L0, self.SA, self.tpl.get
+        L0, sa, bits_of, get = self.L0, self.SA.get, self._bits, self.tpl.get
         L0[tid] = (None, False, ())        # as _layout0 does
         cur, m8 = 0, 8
         for i, (mn, mt, bo) in enumerate(zip(names, types, boffs, strict=True)):
-            a8, bits = SA[mt]
-            if bo != -(-cur // a8) * a8:
+            a8, bits = sa(mt) or bits_of(mt)
+            if bo != cur + -cur % a8:      # cur rounded up to the alignment
                 del L0[tid]
                 return None
             if a8 > m8:
@@ -666,7 +678,8 @@ class _Dumper:
                 d = made[i] = self.decl(mt, mn, sub)
                 parts += (pad, d, ";\n")
             else:
-                parts += (pad, t[0], mn, t[1], ";\n")
+                p, s = t
+                parts += (pad, p, mn, s, ";\n")
         size = self.ST[tid] * 8
         nat_size = -(-cur // m8) * m8
         lay = L0[tid] = (None, nat_size > size,
@@ -676,6 +689,11 @@ class _Dumper:
     # ---- ordering ----
 
     def _deps_strong(self, tid: int) -> list[int]:
+        """``DS[tid]``, computed and stored (callers on a miss skip ``__missing__``)."""
+        v = self.DS[tid] = self._deps_strong_of(tid)
+        return v
+
+    def _deps_strong_of(self, tid: int) -> list[int]:
         """``deps`` of a use by value, a fresh walk; chains share their target's list."""
         k = self.K[tid]
         if k == _PTR or k == _FUNC_PROTO:      # (a prototype's parts are all weak)
@@ -771,8 +789,8 @@ class _Dumper:
             direct = (K[target] == _STRUCT or K[target] == _UNION) and self.NAME[target]
             lists = (self.DW[st] if direct else self.DS[st],)
         elif k == _STRUCT or k == _UNION:
-            DS = self.DS
-            lists = [DS[m] for m in self.MEM[tid][1]]
+            ds, fill = self.DS.get, self._deps_strong
+            lists = [x if (x := ds(m)) is not None else fill(m) for m in self.MEM[tid][1]]
         else:
             lists = ()
         for acc in lists:
