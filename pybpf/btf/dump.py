@@ -218,8 +218,11 @@ class _Tables:
             names = [self.STR[n] if n else "" for n in w[0::3]]
         offs = w[2::3]
         if info >> 31 and offs and max(offs) >> 24:      # bitfield sizes in the top byte
-            return names, w[1::3], [x & 0xFFFFFF for x in offs], [x >> 24 for x in offs]
-        return names, w[1::3], offs, [0] * len(names)
+            v = names, w[1::3], [x & 0xFFFFFF for x in offs], [x >> 24 for x in offs]
+        else:
+            v = names, w[1::3], offs, [0] * len(names)
+        self.MEM[tid] = v        # (stored here too: callers on a miss skip __missing__)
+        return v
 
     def _enumerators(self, tid: int) -> tuple[list[str], list[int]]:
         info = self.INFO[tid]
@@ -363,51 +366,61 @@ class _Dumper:
             size = self.ST[tid]
             v = (max(1, min(size, 8)) * 8, size * 8)
         else:
-            v = (self.A[tid] * 8, self.S[tid] * 8)
+            a = self.A.get(tid) or self._align_of(tid)
+            size = self.S.get(tid)
+            v = (a * 8, (self._size_of(tid) if size is None else size) * 8)
         self.SA[tid] = v
         return v
 
     def _size_of(self, tid: int) -> int:
-        """Byte size (arrays multiplied out, pointers 8)."""
-        K, mult = self.K, 1
+        """Byte size (arrays multiplied out, pointers 8); stored in ``S``."""
+        K, mult, x = self.K, 1, tid
         for _ in range(MAX_CHAIN + 1):
-            k = K[tid]
-            t = self._resolve(tid) if k in _TYPEDEF_OR_MOD else tid
+            k = K[x]
+            t = self._resolve(x) if k in _TYPEDEF_OR_MOD else x
             k = K[t]
             if k == _PTR:
-                return mult * 8
+                v = mult * 8
+                break
             if k == _ARRAY:
-                tid, n = self.ARR[t]
+                x, n = self.ARR[t]
                 mult *= n
             elif k in _SIZED:
-                return mult * self.ST[t]
+                v = mult * self.ST[t]
+                break
             elif k == _VAR:
-                tid = self.ST[t]
+                x = self.ST[t]
             else:
                 raise BTFError(f"type [{t}] {Kind(k).name} has no size")
-        raise BTFError(f"BTF type [{tid}]: nested too deeply (a cycle?)")
+        else:
+            raise BTFError(f"BTF type [{x}]: nested too deeply (a cycle?)")
+        self.S[tid] = v
+        return v
 
     def _align_of(self, tid: int) -> int:
+        """Alignment in bytes; stored in ``A``."""
         k = self.K[tid]
         t = tid
         if k in _TYPEDEF_OR_MOD:
             t = self._resolve(tid)
             k = self.K[t]
         if k == _PTR:
-            return 8
-        if k == _ARRAY:
-            return self.A[self.ARR[t][0]]
-        if k == _STRUCT or k == _UNION:
+            a = 8
+        elif k == _ARRAY:
+            a = self.A[self.ARR[t][0]]
+        elif k == _STRUCT or k == _UNION:
             a = self._align.get(t)
             if a is None:
                 A = self.A
                 members = self.MEM[t][1]
                 a = 1 if self.L0[t][1] or not members else max([A[m] for m in members])
                 self._align[t] = a
-            return a
-        if k == _INT or k == _FLOAT or k == _ENUM or k == _ENUM64:
-            return max(1, min(self.ST[t], 8))
-        return 1
+        elif k == _INT or k == _FLOAT or k == _ENUM or k == _ENUM64:
+            a = max(1, min(self.ST[t], 8))
+        else:
+            a = 1
+        self.A[tid] = a
+        return a
 
     def _layout0(self, tid: int) -> _Layout:
         self.L0[tid] = (None, False, ())   # while computed: a cycle by value reads "not packed"
@@ -697,7 +710,9 @@ class _Dumper:
         """``deps`` of a use by value, a fresh walk; chains share their target's list."""
         k = self.K[tid]
         if k == _PTR or k == _FUNC_PROTO:      # (a prototype's parts are all weak)
-            return self.DW[tid if k == _FUNC_PROTO else self.ST[tid]]
+            st = tid if k == _FUNC_PROTO else self.ST[tid]
+            acc = self.DW.get(st)
+            return self._deps_weak(st) if acc is None else acc
         if k in MODIFIERS:
             return self.DS[self.ST[tid]]
         if k == _ARRAY:
@@ -713,27 +728,29 @@ class _Dumper:
         return acc
 
     def _deps_weak(self, tid: int) -> list[int]:
-        """``deps`` of a use through a pointer, a fresh walk."""
+        """``deps`` of a use through a pointer, a fresh walk; stored in ``DW``."""
         k = self.K[tid]
-        if k == _PTR or k in MODIFIERS:
-            return self.DW[self.ST[tid]]
-        if k == _ARRAY:
-            return self.DW[self.ARR[tid][0]]
-        if k == _FUNC_PROTO:
+        DW = self.DW
+        if k == _PTR or k in MODIFIERS or k == _ARRAY:
+            st = self.ARR[tid][0] if k == _ARRAY else self.ST[tid]
+            acc = DW.get(st)
+            if acc is None:
+                acc = self._deps_weak(st)
+        elif k == _FUNC_PROTO:
             # deps() walks the parts with one set of anonymous types seen; fresh walks of
             # each part differ from that only by repeated entries, which emit() skips
-            DW = self.DW
             acc = list(DW[self.ST[tid]])
             for p in self.PAR[tid][1]:
                 if p:
                     acc += DW[p]
-            return acc
-        if k not in _WALKED:
-            return []
-        if self.NAME[tid]:
-            return [tid if k == _ENUM or k == _ENUM64 or k == _TYPEDEF else ~tid]
-        acc: list[int] = []
-        self.deps(tid, False, acc, set())
+        elif k not in _WALKED:
+            acc = []
+        elif self.NAME[tid]:
+            acc = [tid if k == _ENUM or k == _ENUM64 or k == _TYPEDEF else ~tid]
+        else:
+            acc = []
+            self.deps(tid, False, acc, set())
+        DW[tid] = acc
         return acc
 
     def deps(self, tid: int, strong: bool, acc: list[int], seen: set[int]) -> None:
@@ -790,7 +807,8 @@ class _Dumper:
             lists = (self.DW[st] if direct else self.DS[st],)
         elif k == _STRUCT or k == _UNION:
             ds, fill = self.DS.get, self._deps_strong
-            lists = [x if (x := ds(m)) is not None else fill(m) for m in self.MEM[tid][1]]
+            mem = self.MEM.get(tid) or self.tb._members(tid)
+            lists = [x if (x := ds(m)) is not None else fill(m) for m in mem[1]]
         else:
             lists = ()
         for acc in lists:
