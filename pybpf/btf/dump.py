@@ -289,7 +289,8 @@ class _Names(dict):
     def __init__(self, K: bytes, NAME: dict[int, str]) -> None:
         super().__init__()
         self.K, self.NAME = K, NAME
-        self.taken: dict[tuple[bool, str], int] = {}   # (tag namespace?, name) -> count
+        self.tags: dict[str, int] = {}       # struct/union/enum name -> times given
+        self.ordinary: dict[str, int] = {}   # typedef name -> times given
 
     def __missing__(self, tid: int) -> str:
         k = self.K[tid]
@@ -297,9 +298,9 @@ class _Names(dict):
         if k == _FWD:          # a FWD shares its name with the definition, if any: no suffix
             n = base
         else:
-            key = (k in _KEYWORD, base)
-            cnt = self.taken.get(key, 0) + 1
-            self.taken[key] = cnt
+            taken = self.tags if k in _KEYWORD else self.ordinary
+            cnt = taken.get(base, 0) + 1
+            taken[base] = cnt
             n = base if cnt == 1 else f"{base}___{cnt}"
         self[tid] = n
         return n
@@ -652,7 +653,7 @@ class _Dumper:
             pads, _, tail = self.L1[tid]
         if not lines:
             plain = self.plain
-            for i, (mn, mt, bs) in enumerate(zip(names, types, bsizes, strict=True)):
+            for i, mn, mt, bs in zip(range(len(names)), names, types, bsizes, strict=True):
                 if pads is not None and i in pads:
                     parts += [f"{pad}long: {n};\n" for n in pads[i]]
                 t = get(mt)
@@ -678,7 +679,7 @@ class _Dumper:
         L0, sa, bits_of, get = self.L0, self.SA.get, self._bits, self.tpl.get
         L0[tid] = (None, False, ())        # as _layout0 does
         cur, m8 = 0, 8
-        for i, (mn, mt, bo) in enumerate(zip(names, types, boffs, strict=True)):
+        for i, mn, mt, bo in zip(range(len(names)), names, types, boffs, strict=True):
             a8, bits = sa(mt) or bits_of(mt)
             if bo != cur + -cur % a8:      # cur rounded up to the alignment
                 del L0[tid]
