@@ -149,17 +149,30 @@ def _events() -> list[str]:
     return [e for e, _p in pybpf_events("uprobe")]
 
 
+def _wait(p: subprocess.Popen, timeout: float) -> int:
+    """The child's exit status; on a hang, fail showing its signal state and stack."""
+    try:
+        return p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with open(f"/proc/{p.pid}/status") as f:
+            sig = [ln.strip() for ln in f if ln.startswith(("State", "Sig", "Shd"))]
+        stack = Path(f"/proc/{p.pid}/stack").read_text() if Path(f"/proc/{p.pid}/stack").exists() else ""
+        p.kill()
+        p.wait()
+        pytest.fail(f"child {p.pid} still running after {timeout} s: {sig}; kernel stack: {stack}")
+
+
 def test_sigterm_with_signal_handlers_detaches_then_dies_by_the_signal():
     p, name = _child("handlers")
     assert name in _events()
     p.send_signal(signal.SIGTERM)
-    assert p.wait(timeout=60) == -signal.SIGTERM   # default action kept (60 s: TCG guests)
+    assert _wait(p, 60) == -signal.SIGTERM         # default action kept (60 s: TCG guests)
     assert name not in _events()
 
 
 def test_interpreter_exit_detaches_what_is_left():
     p, name = _child("exit")
-    assert p.wait(timeout=60) == 3
+    assert _wait(p, 60) == 3
     assert name and name not in _events()
 
 
