@@ -11,9 +11,7 @@ Submodules are imported lazily so that ``import pybpf`` stays fast.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from ._lazy import lazy_attributes
 from .errors import (
     AttachError,
     BPFError,
@@ -30,18 +28,10 @@ from .errors import (
 
 __version__ = "0.1.0"
 
-_LAZY = {
-    "load": ("loader", "load"),
-    "ObjectSpec": ("spec", "ObjectSpec"),
-    "ProgramSpec": ("spec", "ProgramSpec"),
-    "MapSpec": ("spec", "MapSpec"),
-    "Object": ("object", "Object"),
-    "Program": ("program", "Program"),
-    "Map": ("maps", "Map"),
-    "RingBuffer": ("maps.ringbuf", "RingBuffer"),
-    "PerfBuffer": ("maps.perfbuf", "PerfBuffer"),
-    "Link": ("attach.link", "Link"),
-    "btf": ("btf", None),
+_LAZY: dict[str, str | None] = {
+    "load": "loader", "ObjectSpec": "spec", "ProgramSpec": "spec", "MapSpec": "spec",
+    "Object": "object", "Program": "program", "Map": "maps", "RingBuffer": "maps.ringbuf",
+    "PerfBuffer": "maps.perfbuf", "Link": "attach.link", "btf": None,
 }
 
 __all__ = [
@@ -51,15 +41,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        mod, attr = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module 'pybpf' has no attribute {name!r}") from None
-    module = importlib.import_module(f".{mod}", __name__)
-    value = module if attr is None else getattr(module, attr)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 def __dir__() -> list[str]:

@@ -6,6 +6,7 @@ import importlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from .._lazy import lazy_attributes
 from ..errors import AttachError, BPFError
 from .sections import lookup
 
@@ -61,13 +62,7 @@ def preload(sections: Iterable[str]) -> None:
         importlib.import_module(f".{mod}", __name__)
 
 
-def __getattr__(name: str) -> Any:
-    mod = _LAZY.get(name)
-    if mod is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{mod}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY)  # type: ignore[arg-type]
 
 __all__ = [
     "Link", "LinkInfo", "attach_cgroup", "attach_kprobe", "attach_kprobe_multi",

@@ -5,8 +5,7 @@ nor the relocator."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_attributes
 
 __all__ = ["BTF", "Kind", "Type", "load_kernel", "load_module", "parse_btf"]
 
@@ -14,13 +13,7 @@ _LAZY = {"BTF": "types", "Kind": "types", "Type": "types", "load_kernel": "kerne
          "load_module": "kernel", "parse_btf": "parse"}
 
 
-def __getattr__(name: str) -> Any:
-    mod = _LAZY.get(name)
-    if mod is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{mod}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY)  # type: ignore[arg-type]
 
 
 def __dir__() -> list[str]:

@@ -5,16 +5,10 @@ Submodules load on first use (PEP 562): the specs and the CO-RE relocator need o
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_attributes
 
 __all__ = ["FD", "bpf", "consts", "perf"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in ("bpf", "consts", "perf"):
-        return importlib.import_module(f".{name}", __name__)
-    if name == "FD":
-        from .fd import FD
-        return FD
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, {"bpf": None, "consts": None, "perf": None,
+                                         "FD": "fd"})

@@ -1,0 +1,26 @@
+"""Package attributes imported on first use (PEP 562), so that importing a package stays
+cheap: ``__getattr__ = lazy_attributes(__name__, {"name": "submodule", ...})``."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+from typing import Any
+
+
+def lazy_attributes(package: str, table: dict[str, str | None]) -> Callable[[str], Any]:
+    """A module ``__getattr__``: ``name`` comes from ``.table[name]`` (the submodule itself
+    where the name is the submodule's own), and is then cached in the package."""
+
+    def __getattr__(name: str) -> Any:
+        try:
+            mod = table[name]
+        except KeyError:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}") from None
+        module = importlib.import_module(f".{mod or name}", package)
+        value = module if mod is None or mod == name else getattr(module, name)
+        setattr(sys.modules[package], name, value)
+        return value
+
+    return __getattr__
