@@ -341,22 +341,20 @@ class _Dumper:
     # ---- type walks ----
 
     def _resolve(self, tid: int) -> int:
-        K, ST = self.K, self.ST
-        t = tid
-        for _ in range(MAX_CHAIN):
-            if K[t] not in _TYPEDEF_OR_MOD:
-                return t
-            t = ST[t]
-        raise BTFError(f"BTF type [{tid}]: typedef/modifier chain loops or is too long")
+        return self._follow(tid, _TYPEDEF_OR_MOD, "typedef/modifier")
 
     def _skip_modifiers(self, tid: int) -> int:
+        return self._follow(tid, MODIFIERS, "modifier")
+
+    def _follow(self, tid: int, kinds: frozenset[int], what: str) -> int:
+        """The first type from ``tid`` on whose kind is not in ``kinds``."""
         K, ST = self.K, self.ST
         t = tid
         for _ in range(MAX_CHAIN):
-            if K[t] not in MODIFIERS:
+            if K[t] not in kinds:
                 return t
             t = ST[t]
-        raise BTFError(f"BTF type [{tid}]: modifier chain loops or is too long")
+        raise BTFError(f"BTF type [{tid}]: {what} chain loops or is too long")
 
     def _bits(self, tid: int) -> tuple[int, int]:
         """``SA[tid]``, computed and stored (callers on a miss skip ``__missing__``)."""
