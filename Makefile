@@ -5,7 +5,10 @@ CLANG_MAJOR := 19
 PYTHON      ?= python3
 ARCH        := x86
 BPF_CFLAGS  := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ibpf_src/include \
-               -fdebug-prefix-map=$(CURDIR)=. -fno-ident -Wall -Wno-unused-function
+               -fno-ident -Wall -Wno-unused-function
+# scripts/bpf_cc.sh compiles (from a fixed-length temporary path, mapped to "." in the debug
+# info, so that objects are byte-identical on any checkout path) and strips DWARF.
+BPF_CC      := CLANG=$(CLANG) LLVM_STRIP=$(LLVM_STRIP) BPF_CFLAGS="$(BPF_CFLAGS)" bash scripts/bpf_cc.sh
 
 TOOL_SRCS   := $(wildcard bpf_src/tools/*.bpf.c)
 TEST_SRCS   := $(wildcard bpf_src/tests/*.bpf.c)
@@ -23,15 +26,11 @@ check-clang:
 	@$(CLANG) --version | head -1 | grep -q "version $(CLANG_MAJOR)\." || \
 	  { echo "need clang $(CLANG_MAJOR) ($(CLANG)); run 'make deps'"; exit 1; }
 
-pybpf/bpf/%.bpf.o: bpf_src/tools/%.bpf.c $(HEADERS)
-	@mkdir -p $(@D)
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
-	$(LLVM_STRIP) -g $@
+pybpf/bpf/%.bpf.o: bpf_src/tools/%.bpf.c $(HEADERS) scripts/bpf_cc.sh
+	$(BPF_CC) $< $@
 
-pybpf/bpf/tests/%.bpf.o: bpf_src/tests/%.bpf.c $(HEADERS)
-	@mkdir -p $(@D)
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
-	$(LLVM_STRIP) -g $@
+pybpf/bpf/tests/%.bpf.o: bpf_src/tests/%.bpf.c $(HEADERS) scripts/bpf_cc.sh
+	$(BPF_CC) $< $@
 
 # Rebuild every object into build/objcheck and compare with the committed ones.
 check-objects: check-clang
@@ -39,7 +38,7 @@ check-objects: check-clang
 	@set -e; for s in $(TOOL_SRCS) $(TEST_SRCS); do \
 	  case $$s in bpf_src/tools/*) o=build/objcheck/$$(basename $$s .c).o;; \
 	              *) o=build/objcheck/tests/$$(basename $$s .c).o;; esac; \
-	  $(CLANG) $(BPF_CFLAGS) -c $$s -o $$o && $(LLVM_STRIP) -g $$o; done
+	  $(BPF_CC) $$s $$o; done
 	@set -e; bad=0; for o in $(TOOL_OBJS) $(TEST_OBJS); do \
 	  r=build/objcheck/$${o#pybpf/bpf/}; \
 	  cmp -s $$o $$r || { echo "committed object differs from rebuild: $$o"; bad=1; }; done; \
