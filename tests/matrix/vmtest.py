@@ -454,6 +454,9 @@ mount -t tracefs tracefs $N/sys/kernel/tracing 2>/dev/null
 mount -t debugfs debugfs $N/sys/kernel/debug
 mount -t bpf bpf $N/sys/fs/bpf
 mount -t cgroup2 cgroup2 $N/sys/fs/cgroup
+# the checkout, shared on its own: under /tmp or /run the mounts above would hide it
+mkdir -p $N@REPO@ 2>/dev/null
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 repo $N@REPO@ || die "9p repo mount failed"
 O=$N@OUT@
 {
   echo "release=$(uname -r)"
@@ -484,7 +487,7 @@ def build_initramfs(kernel: Kernel, dest: Path) -> Path:
         ("bin", 0o40755, b""), ("modules", 0o40755, b""),
         ("bin/busybox", 0o100755, Path("/bin/busybox").read_bytes()),
         ("bin/sh", 0o120777, b"busybox"),
-        ("init", 0o100755, INIT.replace("@OUT@", GUEST_OUT).encode()),
+        ("init", 0o100755, INIT.replace("@OUT@", GUEST_OUT).replace("@REPO@", str(REPO)).encode()),
         ("modules/order", 0o100644, ("\n".join(order) + "\n").encode()),
     ]
     for name in order:
@@ -573,6 +576,7 @@ def qemu_command(image: Path, initrd: Path, share: Path) -> list[str]:
         *QEMU_BASE, "-kernel", str(image), "-initrd", str(initrd), "-append", APPEND,
         "-virtfs", "local,path=/,mount_tag=root,security_model=none,readonly=on,multidevs=remap",
         "-virtfs", f"local,path={share},mount_tag=out,security_model=none,multidevs=remap",
+        "-virtfs", f"local,path={REPO},mount_tag=repo,security_model=none,readonly=on,multidevs=remap",
     ]
 
 
