@@ -3,10 +3,20 @@ cheap: ``__getattr__ = lazy_attributes(__name__, {"name": "submodule", ...})``."
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Callable
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+def import_submodule(package: str, name: str) -> Any:
+    """``package.name``, imported (``importlib.import_module`` without importing importlib,
+    whose package costs start-up ~0.4 ms)."""
+    full = f"{package}.{name}"
+    __import__(full)
+    return sys.modules[full]
 
 
 def lazy_attributes(package: str, table: dict[str, str | None]) -> Callable[[str], Any]:
@@ -18,7 +28,7 @@ def lazy_attributes(package: str, table: dict[str, str | None]) -> Callable[[str
             mod = table[name]
         except KeyError:
             raise AttributeError(f"module {package!r} has no attribute {name!r}") from None
-        module = importlib.import_module(f".{mod or name}", package)
+        module = import_submodule(package, mod or name)
         value = module if mod is None or mod == name else getattr(module, name)
         setattr(sys.modules[package], name, value)
         return value

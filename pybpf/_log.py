@@ -9,7 +9,10 @@ they are dropped here without the import. WARNING and above always reach :mod:`l
 from __future__ import annotations
 
 import sys
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 DEBUG, INFO, WARNING, ERROR = 10, 20, 30, 40     # logging's level numbers
 

@@ -10,7 +10,10 @@ lists its fields in ``__slots__`` (in order) and writes its ``__init__``.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 _set = object.__setattr__
 

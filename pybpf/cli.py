@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import os
 import sys
 from collections.abc import Sequence
 
+from ._lazy import import_submodule
 from .errors import BPFError
 
 
@@ -65,8 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # the library's warnings reach stderr anyway (logging's last-resort handler)
     tools = _tools()
     if args and args[0] in tools:
-        mod = importlib.import_module(f".tools.{args[0]}", __package__)
+        mod = import_submodule(f"{__package__}.tools", args[0])
         return _run(lambda: mod.main(args[1:]))
+    import argparse
     ap = argparse.ArgumentParser(prog="pybpf", description="pure-Python eBPF toolkit")
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = ap.add_subparsers(dest="cmd", metavar="COMMAND")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import os
-import re
-from typing import Any
 
 from ._log import get_logger
 from .btf.types import BTF, Kind
 from .errors import LoadError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 log = get_logger("pybpf.externs")
 
@@ -29,6 +31,7 @@ def kernel_config() -> dict[str, str]:
                 text = f.read()
         except OSError:
             log.debug("no kernel config found; CONFIG_* externs default to zero/n")
+    import re  # only for objects with externs
     out = {}
     for line in text.splitlines():
         m = re.match(r"(CONFIG_\w+)=(.*)", line)
@@ -39,9 +42,26 @@ def kernel_config() -> dict[str, str]:
 
 def kernel_version_code() -> int:
     """LINUX_VERSION_CODE of the running kernel (a.b.c -> a<<16 | b<<8 | min(c, 255))."""
-    m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", os.uname().release)
-    a, b, c = (int(x or 0) for x in m.groups()) if m else (0, 0, 0)
+    a, b, c = release_numbers(os.uname().release)
     return (a << 16) + (b << 8) + min(c, 255)
+
+
+def release_numbers(release: str) -> tuple[int, int, int]:
+    """(a, b, c) of a kernel release "a.b[.c]..." ("6.18.44-fc" -> 6, 18, 44; "6.1-rc2" ->
+    6, 1, 0); (0, 0, 0) if it does not start so."""
+    nums: list[int] = []
+    rest = release
+    while len(nums) < 3:
+        n = len(rest) - len(rest.lstrip("0123456789"))
+        if not n:
+            break
+        nums.append(int(rest[:n]))
+        if rest[n:n + 1] != ".":
+            break
+        rest = rest[n + 1:]
+    if len(nums) < 2:
+        return 0, 0, 0
+    return nums[0], nums[1], nums[2] if len(nums) == 3 else 0
 
 
 def kconfig_value(name: str) -> str | int | None:

@@ -11,9 +11,12 @@ one in the early tool examples: 15-char header field, 8-digit ranges, 38-char ba
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
 
 from .errors import MapError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["buckets_from_map", "linear_hist", "log2_hist", "log2_slot", "print_map_hists"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple
+from collections import namedtuple
 
 INSN_SIZE = 8
 _INSN = struct.Struct("<BBhi")
@@ -26,12 +26,10 @@ _ALU = ["+=", "-=", "*=", "/=", "|=", "&=", "<<=", ">>=", "neg", "%=", "^=", "="
 _JMP = ["ja", "==", ">", ">=", "&", "!=", "s>", "s>=", "call", "exit", "<", "<=", "s<", "s<="]
 
 
-class Insn(NamedTuple):
-    code: int
-    dst: int
-    src: int
-    off: int
-    imm: int
+class Insn(namedtuple("Insn", "code dst src off imm")):
+    """One BPF instruction: opcode, dst/src registers, offset, immediate (all int)."""
+
+    __slots__ = ()
 
     @property
     def cls(self) -> int:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import struct
-from typing import Any
 
 from . import insn as I
 from ._log import get_logger
@@ -32,6 +30,10 @@ from .sys.consts import (
     ProgType,
 )
 from .sys.fd import FD
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 log = get_logger("pybpf.loader")
 
@@ -495,6 +497,7 @@ _SRC_LINE = r"^; (.*?)(?: @ (\S+:\d+))?$"   # compiled when a load fails (re cac
 
 def _failing_source_line(text: str) -> str | None:
     """The last source line the verifier printed before rejecting (needs line_info)."""
+    import re  # only when a load failed: start-up need not import it
     last = None
     src_line = re.compile(_SRC_LINE)
     for line in text.splitlines():

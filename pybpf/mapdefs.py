@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import struct
 
 from .btf.types import BTF, Kind
@@ -127,11 +126,14 @@ def parse_legacy_maps(data: bytes, symbols: list[tuple[str, int]]) -> list[MapSp
     return out
 
 
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.")
+
+
 def internal_map_name(obj_name: str, section: str) -> str:
     """The kernel name of a global-data map, as libbpf forms it ("execsnoo.rodata")."""
     pfx = min(15 - len(section), len(obj_name))
     name = obj_name[:max(pfx, 0)] + section
-    return re.sub(r"[^A-Za-z0-9_.]", "_", name)[:15]
+    return "".join(c if c in _NAME_CHARS else "_" for c in name)[:15]
 
 
 def global_data_map(obj_name: str, section: str, data: bytes, btf: BTF | None) -> MapSpec:

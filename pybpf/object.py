@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
 
 from ._log import get_logger
 from .closeable import Closeable
@@ -11,7 +10,10 @@ from .program import Program
 from .spec import ObjectSpec
 from .sys.fd import FD
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .attach.link import Link
 
 log = get_logger("pybpf")

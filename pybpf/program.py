@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from .closeable import Closeable
 from .spec import ProgramSpec
 from .sys import bpf as sysbpf
 from .sys.consts import ProgType
 from .sys.fd import FD
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .attach.link import Link
 
 

@@ -9,11 +9,10 @@ start-up.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ._record import NEW_DICT, NEW_LIST, DataRecord
 from .sys.consts import AttachType, MapType, ProgType
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .btf.ext import BTFExt
     from .btf.types import BTF

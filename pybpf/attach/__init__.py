@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
 
-from .._lazy import lazy_attributes
+from .._lazy import import_submodule, lazy_attributes
 from ..errors import AttachError, BPFError
 from .sections import lookup
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .link import Link
 
 # submodules load on first use (PEP 562): importing the package for its section table
@@ -59,7 +60,7 @@ def preload(sections: Iterable[str]) -> None:
         if sdef.attach in _HEAVY:
             mods.add(_HEAVY[sdef.attach])
     for mod in sorted(mods):
-        importlib.import_module(f".{mod}", __name__)
+        import_submodule(__name__, mod)
 
 
 __getattr__ = lazy_attributes(__name__, _LAZY)  # type: ignore[arg-type]

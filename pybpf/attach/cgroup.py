@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Any
 
 from ..errors import AttachError, BPFError
 from ..sys import bpf as sysbpf
 from ..sys.consts import AttachType
 from .link import CallbackLink, FDLink, Link
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 

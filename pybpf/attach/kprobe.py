@@ -9,7 +9,6 @@ import functools
 import os
 import platform
 from collections.abc import Sequence
-from typing import Any
 
 from .._log import get_logger
 from ..errors import AttachError, BPFError
@@ -27,6 +26,10 @@ from .probes import (
     pmu_type,
 )
 from .tracefs import tracefs_path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 log = get_logger("pybpf.attach")
 

@@ -11,10 +11,9 @@ import errno
 import os
 import signal
 import struct
-import threading
 import weakref
+from _thread import allocate_lock
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from .._log import get_logger
 from .._record import NEW_DICT, FrozenDataRecord, _set
@@ -26,10 +25,14 @@ from ..sys.cdefs import ffi
 from ..sys.consts import AttachType, LinkType
 from ..sys.fd import FD
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 log = get_logger("pybpf.attach")
 
 _live: weakref.WeakSet[Link] = weakref.WeakSet()
-_live_lock = threading.Lock()
+_live_lock = allocate_lock()   # (_thread: the threading module costs start-up ~0.7 ms)
 
 ENOTSUPP = 524          # the kernel's internal "not supported", leaks out of bpf()
 _NO_LINK_ERRNOS = (errno.EINVAL, errno.EOPNOTSUPP, ENOTSUPP)

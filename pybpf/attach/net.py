@@ -14,13 +14,16 @@ import socket
 import struct
 import threading
 from collections.abc import Iterator
-from typing import Any
 
 from .._log import get_logger
 from ..errors import AttachError, BPFError, NotSupportedError
 from ..sys import bpf as sysbpf
 from ..sys.consts import XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE, XDP_FLAGS_UPDATE_IF_NOEXIST, AttachType
 from .link import CallbackLink, FDLink, Link
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 log = get_logger("pybpf.attach")
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import errno
-from typing import Any
 
 from ..errors import AttachError, BPFError
 from ..sys.consts import PerfFlag, PerfSwConfig, PerfType
 from ..sys.cpus import online_cpus
 from .link import Link, MultiLink, PerfLink, close_multi_on_error, perf_open
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_FREQUENCY = 49
 

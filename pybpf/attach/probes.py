@@ -12,7 +12,6 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from .._log import get_logger
 from ..errors import AttachError
@@ -21,6 +20,10 @@ from ..sys.consts import PerfType
 from ..sys.fd import FD
 from .link import Link, PerfLink, perf_open
 from .tracefs import event_id, tracefs_path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 log = get_logger("pybpf.attach")
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import difflib
 import errno
-from typing import Any
 
 from ..errors import AttachError, BPFError
 from ..sys import bpf as sysbpf
 from .link import FDLink, Link
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def attach_raw_tracepoint(prog: Any, name: str) -> Link:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..errors import AttachError
 from ..sys.consts import PerfType
 from .link import Link, PerfLink, perf_open
 from .tracefs import event_id
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def attach_tracepoint(prog: Any, category: str, name: str, cookie: int = 0) -> Link:

@@ -6,11 +6,14 @@ The target was fixed at load time (``attach_btf_id``), so attaching names nothin
 from __future__ import annotations
 
 import errno
-from typing import Any
 
 from ..errors import AttachError, BPFError, NotSupportedError
 from ..sys import bpf as sysbpf
 from .link import FDLink, Link
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def attach_tracing(prog: Any, cookie: int = 0) -> Link:

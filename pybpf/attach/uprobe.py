@@ -19,7 +19,6 @@ import subprocess
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
 
 from elftools.common.exceptions import ELFError as _PyELFError
 from elftools.elf.elffile import ELFFile
@@ -36,6 +35,10 @@ from .probes import (
     uprobe_line,
     uprobe_pmu_attr,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 log = get_logger("pybpf.attach")
 

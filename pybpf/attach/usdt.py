@@ -18,7 +18,6 @@ import re
 import struct
 import threading
 from dataclasses import dataclass
-from typing import Any
 
 from elftools.common.exceptions import ELFError as _PyELFError
 from elftools.elf.elffile import ELFFile
@@ -30,6 +29,10 @@ from ..sys.cdefs import ffi
 from ..sys.fd import FD
 from .link import Link, MultiLink, close_multi_on_error
 from .uprobe import Segment, attach_uprobe, resolve_binary
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 log = get_logger("pybpf.attach")
 

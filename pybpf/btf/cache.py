@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING
 
 from .kernel import (
     _debug,
@@ -26,6 +25,7 @@ from .kernel import (
     modules_key,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .core import CoreRelocator, CoreResult
     from .ext import CoreRelo

@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import ItemsView, Iterable, Iterator, Mapping, MutableMapping, ValuesView
-from typing import TYPE_CHECKING, Any
 
 from .._log import get_logger
 from ..errors import BPFError, MapError, SyscallError
@@ -21,7 +20,10 @@ from ..sys.consts import PROT_READ, PROT_WRITE, Cmd, MapFlags, MapType, UpdateFl
 from ..sys.fd import FD
 from .codec import Codec, codec_for, paused_gc, raw_codec
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..btf.types import BTF
 
 log = get_logger("pybpf.maps")

@@ -8,13 +8,15 @@ section's map after load, or a ``bytearray`` of the section before load.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
 
 from ..btf.types import Kind
 from ..errors import MapError
 from .codec import Codec, codec_for, type_size
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..btf.types import BTF
 
 __all__ = ["GlobalVars"]

@@ -16,7 +16,6 @@ import mmap
 import select
 import struct
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from .._log import get_logger
 from ..errors import MapError, SyscallError
@@ -35,6 +34,10 @@ from ..sys.perf import PAGE_SIZE, perf_enable, perf_event_open
 from .base import BaseMap, register_map_class
 from .codec import Codec, paused_gc
 from .ringbuf import bytes_struct, event_codec, event_type_name
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 log = get_logger("pybpf.maps")
 

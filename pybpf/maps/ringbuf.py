@@ -13,7 +13,6 @@ import mmap
 import select
 import struct
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from .._log import get_logger
 from .._record import Frozen, _set
@@ -23,6 +22,10 @@ from ..sys.consts import MapType
 from ..sys.perf import PAGE_SIZE
 from .base import BaseMap, register_map_class
 from .codec import Codec, codec_for, paused_gc
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 log = get_logger("pybpf.maps")
 

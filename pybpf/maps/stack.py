@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Any
 
 from ..errors import MapError
 from ..symbols import UNKNOWN, KernelSymbols, Symbol, UserSymbols
 from ..sys.consts import MapFlags, MapType
 from .base import Map, register_map_class
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["BuildIdFrame", "StackTraceMap"]
 

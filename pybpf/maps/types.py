@@ -20,10 +20,9 @@
 from __future__ import annotations
 
 import errno
-import ipaddress
 import struct
+from collections import namedtuple
 from collections.abc import Iterator
-from typing import Any, NamedTuple
 
 from ..errors import MapError, SyscallError
 from ..sys.consts import MapType, UpdateFlags
@@ -36,6 +35,11 @@ from .base import (
     possible_cpu_count,
     register_map_class,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import ipaddress
+    from typing import Any
 
 __all__ = [
     "ArrayMap", "ArrayOfMapsMap", "BloomFilterMap", "FdArrayMap", "HashMap", "HashOfMapsMap",
@@ -154,20 +158,21 @@ class PerCPUArrayMap(_PerCPU, ArrayMap):
 
 # ---------------------------------------------------------------- LPM trie
 
-class LPMKey(NamedTuple):
-    """An LPM trie key: ``prefixlen`` bits of ``data`` (network byte order)."""
+class LPMKey(namedtuple("LPMKey", "prefixlen data")):
+    """An LPM trie key: ``prefixlen`` bits of ``data`` (bytes, network byte order)."""
 
-    prefixlen: int
-    data: bytes
+    __slots__ = ()
 
     def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
         """The key as an ``ipaddress`` network (data of 4 or 16 bytes)."""
+        import ipaddress  # (here and below: only LPM keys need it, start-up does not)
         if len(self.data) not in (4, 16):
             raise MapError(f"LPM key data of {len(self.data)} bytes is not an IP address")
         return ipaddress.ip_network((self.data, self.prefixlen), strict=False)
 
     def __repr__(self) -> str:
         if len(self.data) in (4, 16):
+            import ipaddress
             addr = ipaddress.ip_address(self.data)
             return f"LPMKey({addr}/{self.prefixlen})"
         return f"LPMKey(prefixlen={self.prefixlen}, data={self.data!r})"
@@ -195,6 +200,7 @@ class LPMTrieMap(Map):
         ds = self.data_size
         if isinstance(key, (bytes, bytearray, memoryview)) and len(key) == self.key_size:
             return bytes(key)
+        import ipaddress
         if isinstance(key, str):
             key = _parse_ip(key, self.name)
         if isinstance(key, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
@@ -218,6 +224,7 @@ class LPMTrieMap(Map):
     def _data(self, d: Any) -> bytes:
         if isinstance(d, (bytes, bytearray, memoryview)):
             return bytes(d)
+        import ipaddress
         if isinstance(d, str):
             d = _parse_ip(d, self.name)
         if isinstance(d, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
@@ -239,6 +246,7 @@ class LPMTrieMap(Map):
 
 
 def _parse_ip(s: str, name: str) -> Any:
+    import ipaddress
     try:
         return ipaddress.ip_network(s, strict=False) if "/" in s else ipaddress.ip_address(s)
     except ValueError as e:

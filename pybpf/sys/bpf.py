@@ -5,13 +5,16 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Sequence
-from typing import Any
 
 from .._log import get_logger
 from ..errors import BPFPermissionError, SyscallError
 from .cdefs import ffi, libc
 from .consts import SYS_BPF, Cmd
 from .fd import FD
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 log = get_logger("pybpf.sys")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from .bpf import raise_errno
 from .cdefs import ffi, libc
@@ -17,6 +16,10 @@ from .consts import (
     SYS_PERF_EVENT_OPEN,
 )
 from .fd import FD
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _SYS = ffi.cast("long", SYS_PERF_EVENT_OPEN)
 

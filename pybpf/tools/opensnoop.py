@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import sys
@@ -13,6 +12,12 @@ import time
 from collections.abc import Sequence
 
 import pybpf
+
+from .options import Opt, parse
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
 
 
 def object_path(name: str) -> str:
@@ -22,18 +27,20 @@ def object_path(name: str) -> str:
     return os.path.join(os.path.dirname(pybpf.__file__), "bpf", f"{name}.bpf.o")
 
 
+OPTIONS = (
+    Opt("-T", "--timestamp", help="include timestamp on output"),
+    Opt("-U", "--print-uid", help="print UID column"),
+    Opt("-x", "--failed", help="only show failed opens"),
+    Opt("-p", "--pid", type=int, default=0, help="trace this PID only"),
+    Opt("-t", "--tid", type=int, default=0, help="trace this TID only"),
+    Opt("-n", "--name", type=str, default="", help="only print process names containing this"),
+    Opt("-e", "--extended-fields", help="show extended fields"),
+    Opt("-d", "--duration", type=float, default=0, help="total duration of trace, seconds"),
+)
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="pybpf opensnoop",
-                                 description="Trace open() syscalls")
-    ap.add_argument("-T", "--timestamp", action="store_true", help="include timestamp on output")
-    ap.add_argument("-U", "--print-uid", action="store_true", help="print UID column")
-    ap.add_argument("-x", "--failed", action="store_true", help="only show failed opens")
-    ap.add_argument("-p", "--pid", type=int, default=0, help="trace this PID only")
-    ap.add_argument("-t", "--tid", type=int, default=0, help="trace this TID only")
-    ap.add_argument("-n", "--name", default="", help="only print process names containing this")
-    ap.add_argument("-e", "--extended-fields", action="store_true", help="show extended fields")
-    ap.add_argument("-d", "--duration", type=float, default=0, help="total duration of trace, seconds")
-    return ap.parse_args(argv)
+    return parse("pybpf opensnoop", "Trace open() syscalls", OPTIONS, argv)  # type: ignore[return-value]
 
 
 def header(a: argparse.Namespace) -> str:
