@@ -2,7 +2,8 @@
 
 - kernel BTF load: cold (no index cache) and warm (disk index cache), fresh interpreter each
 - CO-RE: relocate every CO-RE record of a tool object against vmlinux, from a fresh process
-- `pybpf btf dump` of vmlinux vs `bpftool btf dump file /sys/kernel/btf/vmlinux format c`
+- `pybpf btf dump` of vmlinux vs `bpftool btf dump file /sys/kernel/btf/vmlinux format c`,
+  whole processes, pybpf as installed (bench/_installed.py)
 
 Children run with bytecode cached (as an installed package has it): this sandbox sets
 PYTHONDONTWRITEBYTECODE, which would otherwise recompile every module at every start.
@@ -18,6 +19,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _installed import PYBPF, install  # noqa: E402
+from _installed import env as installed_env  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = os.path.realpath(sys.executable)
@@ -92,6 +98,13 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
     return (time.perf_counter() - t) * 1000
 
 
+def timed_plain(cmd: list[str], env: dict[str, str]) -> float:
+    """ms of ``cmd`` run with exactly ``env``."""
+    t = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True, cwd=ROOT, env=env)
+    return (time.perf_counter() - t) * 1000
+
+
 def line(what: str, ours: float, peer: float, peer_name: str) -> str:
     return f"{what}: pybpf {ours:.1f} ms, {peer_name} {peer:.1f} ms, ratio {ours / peer:.2f}x"
 
@@ -112,12 +125,14 @@ def main() -> int:
         cached = [run_py(CORE_CACHED.format(obj=str(OBJ)), env) for _ in range(5)]
         assert all(int(c[2]) == int(c[1]) for c in cached), "CO-RE result cache missed"
         core_cached = statistics.median(float(c[0]) for c in cached)
-        dump_env = {"PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": cache}
         if shutil.which("bpftool"):
-            timed([PY, "-m", "pybpf", "btf", "dump"], dump_env)
+            install()                   # the dump runs as installed: bench/_installed.py
+            dump = [str(PYBPF), "btf", "dump"]
+            dump_env = installed_env({"XDG_CACHE_HOME": cache})
+            subprocess.run(dump, stdout=subprocess.DEVNULL, check=True, env=dump_env)
             peer = median_ms(lambda: timed(["bpftool", "btf", "dump", "file",
-                                            "/sys/kernel/btf/vmlinux", "format", "c"]), 5)
-            ours = median_ms(lambda: timed([PY, "-m", "pybpf", "btf", "dump"], dump_env), 5)
+                                            "/sys/kernel/btf/vmlinux", "format", "c"]), 7)
+            ours = median_ms(lambda: timed_plain(dump, dump_env), 7)
     print(f"load: {os.getloadavg()[0]:.1f} (1-min average), {os.cpu_count()} CPUs")
     print(f"interpreter start-up (floor, not included below): {bare:.1f} ms")
     print(line("kernel BTF load + find, cold (no index cache), in-process incl. imports", cold,

@@ -66,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args and args[0] in tools:
         mod = import_submodule(f"{__package__}.tools", args[0])
         return _run(lambda: mod.main(args[1:]))
+    if args[:2] == ["btf", "dump"]:      # straight there: no top-level parser to build
+        from .btf import dump
+        return _run(lambda: dump.main(args[2:]))
     import argparse
     ap = argparse.ArgumentParser(prog="pybpf", description="pure-Python eBPF toolkit")
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")

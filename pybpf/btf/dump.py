@@ -13,12 +13,12 @@ declarations of types that inline no anonymous body are computed once per type i
 
 from __future__ import annotations
 
-import argparse
 import gc
 import sys
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from itertools import compress
+from operator import itemgetter
 
 from ..errors import BPFError, BTFError
 from .types import BTF, COMPOSITES, ENUMS, MAX_CHAIN, MODIFIERS, Kind
@@ -134,8 +134,13 @@ class _Tables:
             e, t0, end, _s0, _sl = _header(b.raw)
             w = _words(b.raw, t0, end, e)
             words = b._words
-            infos += [w[o + 1] for o in words]
-            sts += [w[o + 2] for o in words]
+            if len(words) > 1:       # one C call each, not a Python loop over the types
+                at = itemgetter(*words)
+                infos += at(w[1:])
+                sts += at(w[2:])
+            else:
+                infos += [w[o + 1] for o in words]
+                sts += [w[o + 2] for o in words]
             offs += array("I", [o + shift for o in words]) if shift else words
             noffs += b.index.names
             parts.append(w)
@@ -942,10 +947,12 @@ def _btf_of_file(path: str) -> BTF:
 
 def main(argv: Sequence[str]) -> int:
     """``pybpf btf dump [FILE] [--types a,b]``: print the C header."""
-    ap = argparse.ArgumentParser(prog="pybpf btf dump")
-    ap.add_argument("file", nargs="?", default="/sys/kernel/btf/vmlinux")
-    ap.add_argument("--types", default="")
-    a = ap.parse_args(argv)
+    from ..tools.options import Arg, Opt, parse
+    a = parse("pybpf btf dump", "Dump BTF as a C header (vmlinux.h)",
+              [Opt("--types", type=str, default="", metavar="A,B,...",
+                   help="comma-separated type names to emit (and what they need)")], argv,
+              [Arg("file", default="/sys/kernel/btf/vmlinux", optional=True,
+                   help="BTF blob or ELF object (default: the kernel's)")])
     try:
         out = _dump_c(_btf_of_file(a.file), [t for t in a.types.split(",") if t] or None,
                       release=False)
