@@ -16,7 +16,7 @@ from array import array
 from collections.abc import Callable
 
 from ..errors import BTFError
-from .parse import Index, build_index, parse_btf
+from .parse import Index, parse_btf
 from .types import BTF
 
 try:                                  # the builtin module: no OpenSSL load at import
@@ -26,6 +26,7 @@ except ImportError:                   # pragma: no cover
 
 _cache: dict[str, BTF] = {}   # explicit per-process cache: path -> parsed BTF
 _keys: dict[str, str] = {}    # path -> content hash
+_pending: dict[str, Callable[[], str]] = {}   # path -> its hash, being computed
 _MAGIC = b"PYBPFIX2"
 _HEX = frozenset("0123456789abcdef")
 
@@ -104,6 +105,11 @@ def known_key(path: str) -> str | None:
     or recorded in the cache for the file's identity."""
     key = _keys.get(path)
     if key is not None:
+        return key
+    pending = _pending.pop(path, None)
+    if pending is not None:         # hashed in the background since the blob was read
+        key = pending()
+        _remember(path, key)
         return key
     memo = _memo_of(path)
     if memo:
@@ -214,29 +220,26 @@ def _save_index(file: str, idx: Index) -> None:
 def parse_cached(path: str, data: bytes, base: BTF | None = None, use_cache: bool = True) -> BTF:
     """Parse ``data`` (read from ``path``) with the on-disk index cache.
 
-    When the content hash is not known yet and the cache holds no index at all (a first
-    run), there is nothing to look up: the blob is hashed in the background while the
-    types are scanned, and the index is saved under the hash after."""
-    file = ""
-    if use_cache and known_key(path) is None and not cache_has("btf-"):
-        key = _hash_in_background(data)
-        idx = build_index(data, _first_id(base))
-        btf = parse_btf(data, base, index=idx)
-        _remember(path, key())
-        _save_index(os.path.join(cache_dir(), f"btf-{_keys[path]}.idx"), idx)
-        return btf
+    A cached index (under the blob's content hash) spares every scan. Without one, the types
+    are scanned lazily, only as far as lookups go (a tool's CO-RE reaches ~10% of vmlinux);
+    the index is saved if some caller ends up walking all of it (a dump, module BTF on
+    top). When the content hash is not known yet, the blob is hashed in a background thread
+    (BLAKE2 releases the GIL) and joined when something needs the key."""
     if use_cache:
-        file = os.path.join(cache_dir(), f"btf-{btf_key(path, data)}.idx")
-    idx = _load_index(file) if file else None
-    if idx is not None:
-        try:
-            return parse_btf(data, base, index=idx)
-        except BTFError:
-            _debug("stale BTF index cache %s ignored", file)
-    idx = build_index(data, _first_id(base))
-    btf = parse_btf(data, base, index=idx)
-    if file:
-        _save_index(file, idx)
+        key = known_key(path)
+        if key is None:
+            _pending[path] = _hash_in_background(data)
+        else:
+            idx = _load_index(os.path.join(cache_dir(), f"btf-{key}.idx"))
+            if idx is not None:
+                try:
+                    return parse_btf(data, base, index=idx)
+                except BTFError:
+                    _debug("stale BTF index cache for %s ignored", path)
+    btf = parse_btf(data, base, lazy=True)
+    if use_cache:
+        btf.index.on_complete = lambda full: _save_index(
+            os.path.join(cache_dir(), f"btf-{btf_key(path, data)}.idx"), full)
     return btf
 
 

@@ -1,10 +1,11 @@
-"""Raw BTF bytes -> BTF: one scan locates every type header; types decode lazily.
+"""Raw BTF bytes -> BTF: a scan locates the type headers; types decode lazily.
 
 The scan is the only O(types) work of a parse. It walks the type section as 32-bit words
 with a step table keyed by each header's ``info`` word (kind and vlen give the record
-length), so a type costs one dict lookup and no Python object. Names are not indexed:
-a lookup finds the string in the string table, then searches the type section for that
-string offset at type-header positions (``bytes.find`` and a bisect of the scan result).
+length), so a type costs one dict lookup and no Python object. Kernel BTF is scanned
+lazily (:class:`LazyIndex`): only as far as the types asked for. Names are not indexed: a
+lookup finds the string in the string table, then that string offset at type-header
+positions (in the scanned index's name offsets, or in the raw section, then walked to).
 """
 
 from __future__ import annotations
@@ -12,10 +13,15 @@ from __future__ import annotations
 import struct
 import sys
 from array import array
+from bisect import bisect_left
 from operator import itemgetter
 
 from ..errors import BTFError
 from .types import BTF, Enumerator, Kind, Member, Param, Type, VarSecinfo
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 MAGIC = 0xEB9F
 _EXTRA = {  # bytes that follow the 12-byte btf_type, per kind: (fixed, per-vlen)
@@ -41,11 +47,16 @@ class Index:
     section; ``names[i]``: its name's string offset.
     """
 
-    __slots__ = ("words", "names", "_names_raw")
+    __slots__ = ("words", "names", "_names_raw", "offset")
 
     def __init__(self, words: array, names: array) -> None:
         self.words, self.names = words, names
         self._names_raw: bytes | None = None
+        self.offset = words.__getitem__      # local index -> word offset (IndexError past it)
+
+    @property
+    def count(self) -> int:
+        return len(self.words)
 
     def ids_named(self, str_off: int) -> list[int]:
         """Local indexes of the types whose name is at string offset ``str_off``."""
@@ -96,49 +107,139 @@ def _words(data: bytes, t0: int, end: int, e: str) -> memoryview | array:
     return a
 
 
-def build_index(data: bytes, first_id: int = 1) -> Index:
-    """One pass over the type section (the only O(types) work a parse does).
+# name lookups a LazyIndex answers by searching its raw type section (~3 ms each for
+# vmlinux) before it walks the rest and searches the names of the whole index instead
+_MAX_FINDS = 2
 
-    The walk only appends offsets (an array indexes faster than a memoryview) and ends on
-    the IndexError past the last word; the name offsets are then gathered in one call."""
-    e, t0, end, _s0, _sl = _header(data)
-    if (end - t0) % 4:
-        raise BTFError("BTF type section does not end on a type boundary", offset=end)
-    n = (end - t0) // 4
-    info_at = array("I")           # info_at[i]: the info word of a header at word i
-    info_at.frombytes(memoryview(data)[t0 + 4:end])
-    if e != _NATIVE:
-        info_at.byteswap()
-    steps: dict[int, int] = {}     # info word -> record length in words
-    offs: list[int] = []
-    put = offs.append
-    i = 0
-    while True:
+
+class LazyIndex:
+    """The :class:`Index` of a blob, scanned only as far as it is asked to.
+
+    A walk over the type section finds where each type starts (record lengths follow from
+    the header's info word, learnt once per distinct word: a type costs one dict lookup and
+    no Python object). Kernel BTF has ~126k types, and CO-RE for a tool touches a few dozen
+    of them, mostly in the first tenth of vmlinux: ``offset(i)`` walks up to type ``i``,
+    ``ids_named`` finds a name's offset in the raw section with ``bytes.find`` and walks
+    only up to the last header it could be. ``count``, ``words`` and ``names`` walk it all
+    (then ``full`` is the complete Index, handed to ``on_complete``, e.g. a disk cache).
+    """
+
+    def __init__(self, data: bytes, first_id: int = 1) -> None:
+        e, t0, end, _s0, _sl = _header(data)
+        if (end - t0) % 4:
+            raise BTFError("BTF type section does not end on a type boundary", offset=end)
+        self._data, self._e, self._t0, self._end = data, e, t0, end
+        self._n = (end - t0) // 4
+        self._first_id = first_id
+        info_at = array("I")           # info_at[i]: the info word of a header at word i
+        info_at.frombytes(memoryview(data)[t0 + 4:end])
+        if e != _NATIVE:
+            info_at.byteswap()
+        self._info_at = info_at
+        self._steps: dict[int, int] = {}   # info word -> record length in words
+        self._offs: list[int] = []
+        self._i = 0                        # the next header's word
+        self._finds = 0                    # name lookups that searched the raw section
+        self.full: Index | None = None
+        self.on_complete: Callable[[Index], None] | None = None
+
+    def _scan(self, stop: int) -> None:
+        """Walk the headers that start below word ``stop``."""
+        offs, steps, info_at, i = self._offs, self._steps, self._info_at, self._i
+        put = offs.append
         try:
             while True:
-                put(i)
-                i += steps[info_at[i]]
-        except KeyError:       # first header with this info word: learn its length
+                try:
+                    while i < stop:
+                        put(i)
+                        i += steps[info_at[i]]
+                    break
+                except KeyError:   # first header with this info word: learn its length
+                    offs.pop()
+                    info = info_at[i]
+                    kind = (info >> 24) & 0x1F
+                    if kind >= _NKINDS:
+                        raise BTFError(f"unknown BTF kind {kind}",
+                                       offset=self._t0 + 4 * i) from None
+                    steps[info] = _FIXED_W[kind] + _PER_W[kind] * (info & 0xFFFF)
+        except IndexError:         # a header at or past the last word: the end, or a cut
             offs.pop()
-            info = info_at[i]
-            kind = (info >> 24) & 0x1F
-            if kind >= _NKINDS:
-                raise BTFError(f"unknown BTF kind {kind}", offset=t0 + 4 * i) from None
-            steps[info] = _FIXED_W[kind] + _PER_W[kind] * (info & 0xFFFF)
-        except IndexError:     # i == n: done; i > n: the last record overran the section
-            offs.pop()
-            if i < n:
-                raise BTFError("truncated BTF type", offset=t0 + 4 * i) from None
-            break
-    if i != n:
-        raise BTFError("BTF type section does not end on a type boundary",
-                       offset=t0 + 4 * offs[-1])
-    if first_id + len(offs) > 0x7FFFFFFF:
-        raise BTFError("too many BTF types", offset=t0)
-    del info_at                    # (peak memory: the blob, one copy of it, the offsets)
-    w = _words(data, t0, end, e)
-    names = itemgetter(*offs)(w) if len(offs) > 1 else [w[o] for o in offs]
-    return Index(array("I", offs), array("I", names))
+            if i < self._n:
+                raise BTFError("truncated BTF type", offset=self._t0 + 4 * i) from None
+        self._i = i
+        if i >= self._n:
+            self._finish()
+
+    def _finish(self) -> None:
+        offs = self._offs
+        if self._i != self._n:
+            raise BTFError("BTF type section does not end on a type boundary",
+                           offset=self._t0 + 4 * offs[-1])
+        if self._first_id + len(offs) > 0x7FFFFFFF:
+            raise BTFError("too many BTF types", offset=self._t0)
+        self._info_at = array("I")     # (peak memory: the blob, one copy of it, the offsets)
+        w = _words(self._data, self._t0, self._end, self._e)
+        names = itemgetter(*offs)(w) if len(offs) > 1 else [w[o] for o in offs]
+        self.full = Index(array("I", offs), array("I", names))
+        if self.on_complete is not None:
+            self.on_complete(self.full)
+
+    def complete(self) -> Index:
+        """The whole Index (walking what is left)."""
+        if self.full is None:
+            self._scan(self._n + 1)
+        assert self.full is not None
+        return self.full
+
+    def offset(self, local: int) -> int:
+        """Word offset of local type ``local`` (IndexError past the last type)."""
+        offs = self._offs
+        while len(offs) <= local and self.full is None:
+            self._scan(self._i + 8 * (local - len(offs) + 1))   # ~6 words a type
+        return offs[local]
+
+    @property
+    def count(self) -> int:
+        return self.complete().count
+
+    @property
+    def words(self) -> array:
+        return self.complete().words
+
+    @property
+    def names(self) -> array:
+        return self.complete().names
+
+    def ids_named(self, str_off: int) -> list[int]:
+        """Local indexes of the types whose name is at string offset ``str_off``: the
+        aligned places of that word in the section whose next word is a valid info word
+        (kind 1..max, unused bits clear) are walked to and kept if a header starts there."""
+        if self.full is None and self._finds >= _MAX_FINDS:
+            self.complete()      # a pass over the section costs ~3 ms; the rest ~10 ms
+        if self.full is not None:
+            return self.full.ids_named(str_off)
+        self._finds += 1
+        data, t0, end, offs = self._data, self._t0, self._end, self._offs
+        pat = struct.pack(self._e + "I", str_off)
+        out = []
+        p = data.find(pat, t0, end)
+        while p >= 0:
+            w = (p - t0) >> 2
+            if not (p - t0) & 3 and w + 1 < self._n:
+                info = struct.unpack_from(self._e + "I", data, p + 4)[0]
+                if 0 < (info >> 24) & 0x1F < _NKINDS and not info & 0x60FF0000:
+                    if w >= self._i and self.full is None:
+                        self._scan(w + 1)
+                    k = bisect_left(offs, w)
+                    if k < len(offs) and offs[k] == w:
+                        out.append(k)
+            p = data.find(pat, p + 1, end)
+        return out
+
+
+def build_index(data: bytes, first_id: int = 1) -> Index:
+    """The whole :class:`Index` of a blob (one walk over its type section)."""
+    return LazyIndex(data, first_id).complete()
 
 
 def _ends_at(data: bytes, e: str, t0: int, last: int, end: int) -> bool:
@@ -151,10 +252,13 @@ def _ends_at(data: bytes, e: str, t0: int, last: int, end: int) -> bool:
     return kind < _NKINDS and pos + 4 * (_FIXED_W[kind] + _PER_W[kind] * (info & 0xFFFF)) == end
 
 
-def parse_btf(data: bytes, base: BTF | None = None, index: Index | None = None) -> BTF:
+def parse_btf(data: bytes, base: BTF | None = None, index: Index | None = None,
+              lazy: bool = False) -> BTF:
     """Parse a BTF blob (either endianness); ``base`` for split BTF (kernel modules).
 
-    ``index`` (from :func:`build_index`, e.g. a disk cache) skips the scan of the types.
+    ``index`` (from :func:`build_index`, e.g. a disk cache) skips the scan of the types;
+    ``lazy`` scans only as far as lookups need (:class:`LazyIndex`, for kernel BTF: a
+    corrupt blob is then only found out where it is read).
     """
     if not isinstance(data, bytes):
         data = bytes(data)
@@ -162,11 +266,16 @@ def parse_btf(data: bytes, base: BTF | None = None, index: Index | None = None) 
     strings = bytes(data[s0:s0 + str_len])
     str_base = len(base.strings) if base is not None else 0
     first_id = base.end_id if base is not None else 1
-    if index is None:
-        index = build_index(data, first_id)
-    words = index.words
-    if len(index.names) != len(words) or (words and (words[0] or not _ends_at(data, e, t0, words[-1], end))):
-        raise BTFError("BTF index does not match the blob", offset=0)
+    idx: Index | LazyIndex
+    if index is not None:
+        words = index.words
+        if len(index.names) != len(words) or (words and (words[0] or not _ends_at(data, e, t0, words[-1], end))):
+            raise BTFError("BTF index does not match the blob", offset=0)
+        idx = index
+    elif lazy:
+        idx = LazyIndex(data, first_id)
+    else:
+        idx = build_index(data, first_id)
     cache: dict[int, str] = {}
 
     def name_at(off: int, where: int) -> str:
@@ -185,25 +294,25 @@ def parse_btf(data: bytes, base: BTF | None = None, index: Index | None = None) 
 
     names: dict[str, list[int]] | None = None
     lookup = None
-    if len(words) <= _DICT_LIMIT:
+    if isinstance(idx, Index) and idx.count <= _DICT_LIMIT:
         names = {}
-        for i, off in enumerate(index.names):
+        words = idx.words
+        for i, off in enumerate(idx.names):
             if off:
                 names.setdefault(name_at(off, t0 + 4 * words[i]), []).append(first_id + i)
     else:
-        lookup = _name_lookup(index, strings, str_base, first_id)
-
-    btf: BTF
+        lookup = _name_lookup(idx, strings, str_base, first_id)
+    offset = idx.offset
 
     def decode(tid: int) -> Type:
-        return _decode(data, t0 + 4 * words[tid - first_id], tid, e, name_at, cache.get)
+        return _decode(data, t0 + 4 * offset(tid - first_id), tid, e, name_at, cache.get)
 
-    btf = BTF(strings=strings, count=len(words), _decode=decode, _names=names, base=base,
-              endian=e, raw=data, _words=words, _t0=t0, _lookup=lookup, index=index)
-    return btf
+    return BTF(strings=strings, count=idx.count if isinstance(idx, Index) else None,
+               _decode=decode, _names=names, base=base, endian=e, raw=data, _t0=t0,
+               _lookup=lookup, index=idx)
 
 
-def _name_lookup(index: Index, strings: bytes, str_base: int, first_id: int):  # noqa: ANN202
+def _name_lookup(index: Index | LazyIndex, strings: bytes, str_base: int, first_id: int):  # noqa: ANN202
     def lookup(name: str) -> list[int]:
         """Local ids named ``name``: find the string, then the types carrying its offset."""
         if not name:

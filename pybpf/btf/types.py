@@ -172,24 +172,35 @@ class BTF:
     in large BTF.
     """
 
-    def __init__(self, strings: bytes, count: int, _decode: Callable[[int], Type],
+    def __init__(self, strings: bytes, count: int | None, _decode: Callable[[int], Type],
                  _names: dict[str, list[int]] | None, base: BTF | None = None,
-                 endian: str = "<", raw: bytes = b"", _words: Any = None, _t0: int = 0,
+                 endian: str = "<", raw: bytes = b"", _t0: int = 0,
                  _lookup: Callable[[str], list[int]] | None = None, index: Any = None) -> None:
         self.strings = strings
-        self.count = count                  # number of local types (excluding base)
-        self._decode = _decode
+        self._count = count                 # local types (excluding base); None: ask index
+        self._decode = _decode              # local id -> Type (IndexError past the last)
         self._names = _names
         self.base = base
         self.endian = endian
         self.raw = raw                      # the raw blob this was parsed from
         self._cache: dict[int, Type] = {}
-        self._words = _words                # word offset of each local type from _t0
         self._t0 = _t0                      # byte offset of the type section in raw
         self._lookup = _lookup
-        self.index = index                  # parse.Index (what a disk cache stores)
+        self.index = index                  # parse.Index or LazyIndex (a disk cache stores it)
         self._offsets: Any = None
         self.name = ""                      # "vmlinux" or a module's name, for messages
+
+    @property
+    def count(self) -> int:
+        """Number of local types (for lazily scanned BTF: the whole blob gets scanned)."""
+        if self._count is None:
+            self._count = self.index.count
+        return self._count
+
+    @property
+    def _words(self) -> Any:
+        """Word offset of each local type from ``_t0`` (None where not parsed from a blob)."""
+        return self.index.words if self.index is not None else None
 
     @property
     def offsets(self) -> Any:
@@ -222,13 +233,17 @@ class BTF:
             return t
         if type_id == 0:
             return VOID
-        if self.base is not None and type_id < self.start_id:
-            return self.base[type_id]
-        if t is None:
-            if not self.start_id <= type_id < self.end_id:
-                raise BTFError(f"BTF type id {type_id} out of range (1..{self.end_id - 1})")
-            t = self._cache[type_id] = self._decode(type_id)
-        return t
+        start = self.base.end_id if self.base is not None else 1
+        if type_id < start:
+            if self.base is not None and type_id > 0:
+                return self.base[type_id]
+        else:
+            try:
+                t = self._cache[type_id] = self._decode(type_id)
+                return t
+            except IndexError:
+                pass
+        raise BTFError(f"BTF type id {type_id} out of range (1..{self.end_id - 1})")
 
     def __iter__(self) -> Iterator[Type]:
         """Local types in id order (not the base's)."""

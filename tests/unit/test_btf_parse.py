@@ -120,10 +120,13 @@ def test_index_cache_is_keyed_by_content(tmp_path, monkeypatch):
     path.write_bytes(data)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(K, "_keys", {})
+    monkeypatch.setattr(K, "_pending", {})
     cold = K.parse_cached(str(path), bytes(data))
     key = K.btf_key(str(path))
     assert key == K.content_hash(bytes(data))
     idx_file = tmp_path / "cache" / "pybpf" / f"btf-{key}.idx"
+    assert not idx_file.exists()       # scanned lazily: saved once walked to the end
+    assert cold.count > 1000
     assert idx_file.exists()
     warm = K.parse_cached(str(path), bytes(data))
     assert list(warm.index.words) == list(cold.index.words)

@@ -52,6 +52,21 @@ def test_btf_parser(fl, cut):
 
 
 @FUZZ
+@given(flips, cuts, st.sampled_from(["task_struct", "int", "x", "events"]))
+def test_btf_parser_lazy(fl, cut, name):
+    """The lazily scanned parse: lookups and reads of a corrupt blob raise BTFError only."""
+    data = mutate(BTF_RAW, fl, cut)
+    try:
+        btf = parse_btf(data, lazy=True)
+        for tid in btf.ids_by_name(name):
+            btf.type_name(tid)
+        btf[len(btf) - 1]
+        decode_all(btf)
+    except BTFError:
+        pass
+
+
+@FUZZ
 @given(flips, cuts)
 def test_btf_ext_parser(fl, cut):
     btf = parse_btf(BTF_RAW)
