@@ -194,18 +194,16 @@ class _Tables:
         return s[off:n if n >= 0 else len(s)].decode("utf-8", "replace")
 
     def strs(self, offs: list[int]) -> list[str]:
-        """The strings at ``offs`` (decoded on first use, without a Python call per miss
-        for ASCII tables)."""
+        """The strings at ``offs`` (ASCII tables: sliced from the table as one str, without
+        a cache: most member names are asked for once, and a slice costs less than a
+        cache miss)."""
         text = self.text
         if text is not None:
-            get, put, find = self.STR.get, self.STR.setdefault, text.find
-            r = [get(o) or put(o, text[o:find("\0", o)]) for o in offs]
+            find = text.find
+            r = [text[o:find("\0", o)] for o in offs]
             if "" not in r or max(offs) < len(self.strings):   # (past the end: "" too)
                 return r
-            for o in offs:       # out of range: not cached, _string raises
-                if o >= len(self.strings):
-                    self.STR.pop(o, None)
-        return list(map(self.STR.__getitem__, offs))
+        return list(map(self.STR.__getitem__, offs))      # _string raises past the end
 
     def _name(self, tid: int) -> str:
         if tid == 0:
