@@ -13,18 +13,12 @@ from collections.abc import Sequence
 
 import pybpf
 
+from . import object_path
 from .options import Opt, parse
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
-
-
-def object_path(name: str) -> str:
-    """Path of a tool object shipped in the package (pybpf/bpf/<name>.bpf.o).
-
-    A plain path join: ``importlib.resources`` costs ~10 ms of imports at start-up."""
-    return os.path.join(os.path.dirname(pybpf.__file__), "bpf", f"{name}.bpf.o")
 
 
 OPTIONS = (
