@@ -2,7 +2,8 @@
 
 Run as root: ``python3 bench/attach_bench.py [-n 200]``. Prints the median and p90 of each
 cycle (attach, then close) in milliseconds. Detach waits for RCU grace periods in the
-kernel, which dominates the figures.
+kernel, which dominates the figures. Then whole tools: `pybpf funclatency` against
+libbpf-tools' funclatency on the same function, start to attached and SIGINT to exit.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _installed import PYBPF, install  # noqa: E402
+from _installed import env as installed_env  # noqa: E402
 
 import pybpf  # noqa: E402
 
@@ -50,24 +55,11 @@ def measure(n: int, cycle: Callable[[], object]) -> tuple[float, float, float]:
     return statistics.median(total), total[int(len(total) * 0.9)], statistics.median(attach)
 
 
-PYBPF_TOOL = """
-import signal, sys, pybpf
-obj = pybpf.load(sys.argv[1])
-link = obj.programs["on_add"].attach_uprobe(sys.argv[2], "pybpf_add")
-print("ready", flush=True)
-try:
-    signal.pause()
-except KeyboardInterrupt:
-    pass
-link.close()
-obj.close()
-"""
-
-
-def process_cycle(cmd: list[str]) -> tuple[float, float]:
+def process_cycle(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """(spawn -> first output line, SIGINT -> exit) in ms for a tracing process."""
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                         env=env)
     assert p.stdout is not None
     p.stdout.readline()
     t1 = time.perf_counter()
@@ -77,11 +69,11 @@ def process_cycle(cmd: list[str]) -> tuple[float, float]:
 
 
 def compare_processes(exe: str, n: int) -> None:
-    """A whole uprobe tracing process: pybpf vs libbpf-tools' funclatency, same target."""
-    py = os.path.realpath(sys.executable)
-    env_root = str(Path(__file__).resolve().parent.parent)
-    cmds = {"pybpf process (load+uprobe)": ["env", f"PYTHONPATH={env_root}", py, "-c",
-                                            PYBPF_TOOL, str(OBJ), exe]}
+    """A whole uprobe tracing tool, start to attached (its "Tracing ..." line) and SIGINT to
+    exit: `pybpf funclatency` as installed (bench/_installed.py) vs libbpf-tools'
+    funclatency, same function. Both load an entry/return pair and attach two uprobes."""
+    install()
+    cmds = {"pybpf funclatency": [str(PYBPF), "funclatency", f"{exe}:pybpf_add"]}
     funclatency = shutil.which("funclatency") or "/usr/sbin/funclatency"
     if os.path.exists(funclatency):      # Debian libbpf-tools; stdbuf: it block-buffers a pipe
         cmds["libbpf-tools funclatency"] = ["stdbuf", "-oL", funclatency, f"{exe}:pybpf_add"]
@@ -90,7 +82,7 @@ def compare_processes(exe: str, n: int) -> None:
     rows = {}
     for _ in range(n):                    # interleaved, so both see the same machine load
         for name, cmd in cmds.items():
-            rows.setdefault(name, []).append(process_cycle(cmd))
+            rows.setdefault(name, []).append(process_cycle(cmd, installed_env()))
     print(f"\n{'process':34} {'ready ms':>10} {'exit ms':>8}   (medians of {n})")
     for name, r in rows.items():
         print(f"{name:34} {statistics.median(x for x, _ in r):10.1f} "

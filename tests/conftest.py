@@ -9,6 +9,8 @@ root, no BTF) fails instead of skipping.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -60,6 +62,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                     f"cannot run", returncode=1)
     for item in kernel_items:
         item.add_marker(pytest.mark.skip(reason=problem))
+
+
+def wait_child(p: subprocess.Popen, timeout: float) -> int:
+    """The child's exit status; on a hang, fail showing its state, signal masks, kernel stack
+    and (where py-spy is installed) its Python stack."""
+    try:
+        return p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with open(f"/proc/{p.pid}/status") as f:
+            sig = [ln.strip() for ln in f if ln.startswith(("State", "Sig", "Shd"))]
+        try:
+            with open(f"/proc/{p.pid}/stack") as f:
+                stack = f.read()
+        except OSError:
+            stack = "?"
+        spy = shutil.which("py-spy")
+        py = subprocess.run([spy, "dump", "--pid", str(p.pid)], capture_output=True, text=True,
+                            timeout=30).stdout if spy else ""
+        p.kill()
+        p.wait()
+        pytest.fail(f"child {p.pid} still running after {timeout} s: {sig}; kernel stack: "
+                    f"{stack}; Python: {py}")
 
 
 def open_fds() -> set[int]:

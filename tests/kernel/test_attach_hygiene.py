@@ -20,7 +20,7 @@ import pytest
 
 import pybpf
 from pybpf.attach.probes import pybpf_events, write_event
-from tests.conftest import ROOT, obj_path, open_fds
+from tests.conftest import ROOT, obj_path, open_fds, wait_child
 
 pytestmark = pytest.mark.kernel
 
@@ -157,5 +157,5 @@ def test_sigint_during_a_traced_loop_cleans_up(adder):
     assert sorted(ours("uprobe", p.pid)) == sorted(names)
     time.sleep(0.2)
     p.send_signal(signal.SIGINT)
-    p.wait(timeout=20)
+    wait_child(p, 60)
     assert ours("uprobe", p.pid) == []

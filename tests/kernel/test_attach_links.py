@@ -18,7 +18,7 @@ from pybpf.attach import live_links
 from pybpf.attach.probes import pybpf_events
 from pybpf.sys.consts import LinkType
 from pybpf.sys.cpus import online_cpus
-from tests.conftest import ROOT, obj_path, perf_link_info, require_feature
+from tests.conftest import ROOT, obj_path, perf_link_info, require_feature, wait_child
 
 pytestmark = pytest.mark.kernel
 
@@ -149,30 +149,17 @@ def _events() -> list[str]:
     return [e for e, _p in pybpf_events("uprobe")]
 
 
-def _wait(p: subprocess.Popen, timeout: float) -> int:
-    """The child's exit status; on a hang, fail showing its signal state and stack."""
-    try:
-        return p.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with open(f"/proc/{p.pid}/status") as f:
-            sig = [ln.strip() for ln in f if ln.startswith(("State", "Sig", "Shd"))]
-        stack = Path(f"/proc/{p.pid}/stack").read_text() if Path(f"/proc/{p.pid}/stack").exists() else ""
-        p.kill()
-        p.wait()
-        pytest.fail(f"child {p.pid} still running after {timeout} s: {sig}; kernel stack: {stack}")
-
-
 def test_sigterm_with_signal_handlers_detaches_then_dies_by_the_signal():
     p, name = _child("handlers")
     assert name in _events()
     p.send_signal(signal.SIGTERM)
-    assert _wait(p, 180) == -signal.SIGTERM        # default action kept (180 s: TCG guests)
+    assert wait_child(p, 180) == -signal.SIGTERM        # default action kept (180 s: TCG guests)
     assert name not in _events()
 
 
 def test_interpreter_exit_detaches_what_is_left():
     p, name = _child("exit")
-    assert _wait(p, 180) == 3
+    assert wait_child(p, 180) == 3
     assert name and name not in _events()
 
 
