@@ -108,8 +108,11 @@ def test_tracepoint_10000_attach_detach_cycles():
     _tracepoint_cycles(CYCLES)
 
 
+# (SIGINT set to raise KeyboardInterrupt: a suite started in the background by a
+# non-interactive shell passes SIGINT down ignored, and Python then keeps it ignored)
 CHILD = """
-import os, sys, time, pybpf
+import os, signal, sys, time, pybpf
+signal.signal(signal.SIGINT, signal.default_int_handler)
 obj = pybpf.load(sys.argv[1])
 links = [obj.programs["up_count"].attach_uprobe(sys.argv[2], "pybpf_add", legacy=True)
          for _ in range(2)]
