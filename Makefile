@@ -74,7 +74,7 @@ demo: deps
 	PYTHON=$(PYTHON) bash scripts/demo.sh
 
 bench:
-	@for b in bench/*.py; do echo "== $$b"; $(PYTHON) $$b || exit 1; done
+	@for b in bench/[!_]*.py; do echo "== $$b"; $(PYTHON) $$b || exit 1; done
 
 lint:
 	ruff check pybpf tests bench

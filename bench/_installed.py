@@ -1,6 +1,6 @@
 """pybpf as a user gets it, for the benches that time whole processes: a clean virtual
-environment (build/bench-venv, made from the interpreter running the bench) with cffi,
-pyelftools and this checkout installed (not editable; bytecode compiled by pip).
+environment (build/bench-venv, made from the interpreter running the bench) with cffi
+and this checkout installed (not editable; bytecode compiled by pip).
 
 The development interpreter is not a fair floor: its site-packages .pth files (an
 editable-install finder, a sandbox certificate hook) cost every start ~20 ms before any
@@ -28,7 +28,7 @@ def install() -> None:
     if not (VENV / ".ready").exists():
         subprocess.run([os.path.realpath(sys.executable), "-m", "venv", "--clear", str(VENV)],
                        **quiet)
-        subprocess.run([str(PYTHON), "-m", "pip", "install", "-q", "cffi", "pyelftools", "wheel"],
+        subprocess.run([str(PYTHON), "-m", "pip", "install", "-q", "cffi", "wheel"],
                        **quiet)
         (VENV / ".ready").touch()
     with tempfile.TemporaryDirectory() as build:    # a copy: no build/ or egg-info left here

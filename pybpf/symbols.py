@@ -22,7 +22,6 @@ from __future__ import annotations
 import bisect
 import functools
 import hashlib
-import io
 import os
 import shutil
 import struct
@@ -31,6 +30,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ._log import get_logger
+from .errors import ELFError
+from .hostelf import SHT_DYNSYM, SHT_SYMTAB, STT_FUNC, STT_GNU_IFUNC, HostELF
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -198,42 +199,34 @@ class ElfSymbols:
     def __init__(self, path: str, name: str | None = None, *, image: bytes | None = None,
                  demangle: bool = True) -> None:
         """Symbols of the ELF file ``path``, or of ``image`` (its bytes, e.g. the vdso)."""
-        from elftools.common.exceptions import ELFError as PyELFError
         self.path = path
         self.name = name or os.path.basename(path)
         self.loads: list[tuple[int, int, int]] = []    # (p_offset, p_vaddr, p_filesz)
         self.build_id: str | None = None
         entries: list[tuple[int, int, str, str]] = []
         try:
-            if image is not None:
-                entries = self._read(io.BytesIO(image))
-            else:
-                with open(path, "rb") as f:
-                    entries = self._read(f)
-        except (OSError, PyELFError, ValueError, KeyError, AssertionError) as e:
+            with HostELF(path, image) as elf:
+                entries = self._read(elf)
+        except (ELFError, ValueError, struct.error) as e:
             log.debug("no symbols from %s: %s", path, e)
         if demangle and any(e[2].startswith("_Z") for e in entries):
             names = _demangled([e[2] for e in entries if e[2].startswith("_Z")])
             entries = [(a, n, names.get(sym, sym), m) for a, n, sym, m in entries]
         self._table = _Table(entries)
 
-    def _read(self, f: Any) -> list[tuple[int, int, str, str]]:
-        from elftools.elf.elffile import ELFFile
-        elf = ELFFile(f)
-        for seg in elf.iter_segments():
-            if seg["p_type"] == "PT_LOAD":
-                self.loads.append((seg["p_offset"], seg["p_vaddr"], max(seg["p_filesz"], 1)))
-        note = elf.get_section_by_name(".note.gnu.build-id")
+    def _read(self, elf: HostELF) -> list[tuple[int, int, str, str]]:
+        self.loads = [(s.offset, s.vaddr, max(s.filesz, 1)) for s in elf.segments()]
+        note = elf.section(".note.gnu.build-id")
         if note is not None:
-            for n in note.iter_notes():
-                if n["n_type"] == "NT_GNU_BUILD_ID":
-                    self.build_id = n["n_desc"]
+            for owner, ntype, desc in elf.notes(note):
+                if owner == b"GNU" and ntype == _NT_GNU_BUILD_ID:
+                    self.build_id = desc.hex()
         entries = _func_symbols(elf, ".symtab", self.name)
         if not entries and self.build_id:
             dbg = f"/usr/lib/debug/.build-id/{self.build_id[:2]}/{self.build_id[2:]}.debug"
             if os.path.exists(dbg):
-                with open(dbg, "rb") as df:
-                    entries = _func_symbols(ELFFile(df), ".symtab", self.name)
+                with HostELF(dbg) as debug:
+                    entries = _func_symbols(debug, ".symtab", self.name)
         if not entries:
             entries = _func_symbols(elf, ".dynsym", self.name)
         return entries
@@ -253,34 +246,16 @@ class ElfSymbols:
         return Symbol(*hit) if hit is not None else None
 
 
-_STT_FUNC, _STT_GNU_IFUNC = 2, 10
+_NT_GNU_BUILD_ID = 3
 
 
-def _func_symbols(elf: Any, section: str, module: str) -> list[tuple[int, int, str, str]]:
-    """Function symbols of a symbol table, unpacked in bulk (pyelftools' per-symbol
-    objects cost ~10x more on a libc-sized table)."""
-    sec = elf.get_section_by_name(section)
-    if sec is None or sec["sh_type"] not in ("SHT_SYMTAB", "SHT_DYNSYM"):
+def _func_symbols(elf: HostELF, section: str, module: str) -> list[tuple[int, int, str, str]]:
+    """(vaddr, size, name, module) of the defined functions of a symbol table."""
+    sec = elf.section(section)
+    if sec is None or sec.type not in (SHT_SYMTAB, SHT_DYNSYM):
         return []
-    strtab = elf.get_section(sec["sh_link"]).data()
-    data = sec.data()
-    fmt = ("<" if elf.little_endian else ">") + ("IBBHQQ" if elf.elfclass == 64 else "IIIBBH")
-    entsize = struct.calcsize(fmt)
-    if len(data) % entsize:
-        data = data[:len(data) - len(data) % entsize]
-    out = []
-    for ent in struct.iter_unpack(fmt, data):
-        if elf.elfclass == 64:
-            name_off, info, _other, shndx, value, size = ent
-        else:
-            name_off, value, size, info, _other, shndx = ent
-        if (info & 0xF) not in (_STT_FUNC, _STT_GNU_IFUNC) or not value or not shndx:
-            continue
-        end = strtab.find(b"\0", name_off)
-        name = strtab[name_off:end if end >= 0 else None].decode("utf-8", "replace")
-        if name:
-            out.append((value, size, name, module))
-    return out
+    return [(value, size, name, module) for name, value, size, typ, _b, shndx in elf.symbols(sec)
+            if typ in (STT_FUNC, STT_GNU_IFUNC) and value and shndx and name]
 
 
 @functools.cache

@@ -1,6 +1,6 @@
 """uprobes/uretprobes: library and symbol resolution, perf PMU then uprobe_events.
 
-Symbols come from the ELF .symtab and .dynsym (versioned names such as
+Symbols come from the ELF .symtab and .dynsym (read by :mod:`pybpf.hostelf`) (versioned names such as
 ``malloc@@GLIBC_2.2.5`` match ``malloc``); a symbol's virtual address becomes the file
 offset uprobes take through the PT_LOAD segment that contains it (PIE and shared libraries
 alike). Parsed tables are cached per (device, inode, mtime).
@@ -18,13 +18,10 @@ import struct
 import subprocess
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
-
-from elftools.common.exceptions import ELFError as _PyELFError
-from elftools.elf.elffile import ELFFile
 
 from .._log import get_logger
-from ..errors import AttachError, BPFError, NotSupportedError
+from ..errors import AttachError, BPFError, ELFError, NotSupportedError
+from ..hostelf import SHT_DYNSYM, SHT_SYMTAB, STT_FUNC, STT_GNU_IFUNC, HostELF, Segment, file_offset
 from .link import Link
 from .probes import (
     attach_legacy,
@@ -46,8 +43,6 @@ LD_SO_CACHE = "/etc/ld.so.cache"
 _NEW_MAGIC = b"glibc-ld.so.cache1.1"
 _ARCH_FLAGS = {"x86_64": 0x0300, "aarch64": 0x0A00, "ppc64le": 0x0500, "ppc64": 0x0500,
                "s390x": 0x0400, "riscv64": 0x1000}
-PF_X = 1
-STT_FUNC, STT_GNU_IFUNC = 2, 10
 STB_LOCAL = 0
 SHN_UNDEF = 0
 
@@ -168,35 +163,33 @@ def _near(name: str, names: list[str]) -> str:
 
 # ---- ELF symbols ----
 
-@dataclass(frozen=True)
-class Segment:
-    vaddr: int
-    memsz: int
-    offset: int
-    filesz: int
-    flags: int
-
-
-@dataclass(frozen=True)
 class ElfSymbols:
     """Function symbols and loadable segments of one ELF file."""
 
-    path: str
-    pie: bool                                     # ET_DYN: executable PIE or shared library
-    segments: tuple[Segment, ...]
-    funcs: dict[str, int] = field(repr=False)      # name -> vaddr (default versions)
-    versioned: dict[str, int] = field(repr=False)  # "name@VER" / "name@@VER" -> vaddr
-    ambiguous: dict[str, tuple[int, ...]] = field(repr=False, default_factory=dict)
+    __slots__ = ("path", "pie", "segments", "funcs", "versioned", "ambiguous")
+
+    def __init__(self, path: str, pie: bool, segments: tuple[Segment, ...],
+                 funcs: dict[str, int], versioned: dict[str, int],
+                 ambiguous: dict[str, tuple[int, ...]] | None = None) -> None:
+        self.path = path
+        self.pie = pie                      # ET_DYN: executable PIE or shared library
+        self.segments = segments
+        self.funcs = funcs                  # name -> vaddr (default versions)
+        self.versioned = versioned          # "name@VER" / "name@@VER" -> vaddr
+        self.ambiguous = ambiguous or {}    # local functions of one name at several places
+
+    def __repr__(self) -> str:
+        return f"ElfSymbols({self.path!r}, {len(self.funcs)} functions)"
 
     def vaddr_to_offset(self, vaddr: int, executable: bool = True) -> int:
-        """File offset of a virtual address, through the PT_LOAD segment containing it."""
-        for want_x in ((True, False) if executable else (False,)):
-            for s in self.segments:
-                if want_x and not s.flags & PF_X:
-                    continue
-                if s.vaddr <= vaddr < s.vaddr + max(s.memsz, s.filesz):
-                    return vaddr - s.vaddr + s.offset
-        raise AttachError(f"address {vaddr:#x} is not in a loadable segment of {self.path}")
+        """File offset of a virtual address, through the PT_LOAD segment containing it
+        (an executable one first)."""
+        off = file_offset(self.segments, vaddr, True) if executable else None
+        if off is None:
+            off = file_offset(self.segments, vaddr, False)
+        if off is None:
+            raise AttachError(f"address {vaddr:#x} is not in a loadable segment of {self.path}")
+        return off
 
     def lookup(self, symbol: str) -> int:
         """vaddr of a function: "malloc", "malloc@@GLIBC_2.2.5" or "memcpy@GLIBC_2.2.5"."""
@@ -217,64 +210,52 @@ class ElfSymbols:
                           errno.ENOENT)
 
 
-def _sym_iter(elf: ELFFile, sec: Any) -> Any:
-    """(name, value, type, bind, shndx) of every symbol of a symbol table section (fast)."""
-    strtab = elf.get_section(sec["sh_link"]).data()
-    data = sec.data()
-    e = "<" if elf.little_endian else ">"
-    if elf.elfclass == 64:
-        for st_name, st_info, _o, shndx, value, _sz in struct.iter_unpack(e + "IBBHQQ", data):
-            yield _cstrb(strtab, st_name), value, st_info & 0xF, st_info >> 4, shndx
-    else:
-        for st_name, value, _sz, st_info, _o, shndx in struct.iter_unpack(e + "IIIBBH", data):
-            yield _cstrb(strtab, st_name), value, st_info & 0xF, st_info >> 4, shndx
-
-
-def _cstrb(tab: bytes, off: int) -> str:
-    end = tab.find(b"\0", off)
-    return tab[off:end if end >= 0 else len(tab)].decode(errors="replace")
-
-
-def _verdefs(elf: ELFFile, e: str) -> dict[int, str]:
+def _verdefs(elf: HostELF) -> dict[int, str]:
     """Version index -> name from .gnu.version_d."""
-    sec = elf.get_section_by_name(".gnu.version_d")
+    sec = elf.section(".gnu.version_d")
     if sec is None:
         return {}
-    strtab = elf.get_section(sec["sh_link"]).data()
-    data = sec.data()
+    secs = elf.sections()
+    strtab = elf.data(secs[sec.link]) if sec.link < len(secs) else b""
+    data, e = elf.data(sec), elf.e
     out: dict[int, str] = {}
     off = 0
-    for _ in range(sec["sh_info"] or 1000):
+    for _ in range(sec.info or 1000):
         if off + 20 > len(data):
             break
         _v, _flags, ndx, cnt, _h, aux, nxt = struct.unpack_from(e + "HHHHIII", data, off)
         if cnt and off + aux + 8 <= len(data):
-            out[ndx] = _cstrb(strtab, struct.unpack_from(e + "I", data, off + aux)[0])
+            name_off = struct.unpack_from(e + "I", data, off + aux)[0]
+            end = strtab.find(b"\0", name_off)
+            out[ndx] = strtab[name_off:end if end >= 0 else len(strtab)].decode(errors="replace")
         if not nxt:
             break
         off += nxt
     return out
 
 
+def _versym(elf: HostELF) -> tuple[int, ...] | None:
+    sec = elf.section(".gnu.version")
+    if sec is None:
+        return None
+    data = elf.data(sec)
+    return struct.unpack(f"{elf.e}{len(data) // 2}H", data[: len(data) // 2 * 2])
+
+
 def _parse_elf(path: str) -> ElfSymbols:
     try:
-        with open(path, "rb") as f:
-            elf = ELFFile(f)
-            e = "<" if elf.little_endian else ">"
-            segs = tuple(Segment(s["p_vaddr"], s["p_memsz"], s["p_offset"], s["p_filesz"],
-                                 s["p_flags"])
-                         for s in elf.iter_segments() if s["p_type"] == "PT_LOAD")
+        with HostELF(path) as elf:
             funcs: dict[str, int] = {}
             hidden: dict[str, int] = {}
             versioned: dict[str, int] = {}
             locals_: dict[str, set[int]] = {}
-            verdefs = _verdefs(elf, e)
-            for secname in (".symtab", ".dynsym"):
-                sec = elf.get_section_by_name(secname)
-                if sec is None or sec["sh_type"] not in ("SHT_SYMTAB", "SHT_DYNSYM"):
+            verdefs = _verdefs(elf)
+            for secname, want in ((".symtab", SHT_SYMTAB), (".dynsym", SHT_DYNSYM)):
+                sec = elf.section(secname)
+                if sec is None or sec.type != want:
                     continue
-                versym = _versym(elf, e) if secname == ".dynsym" else None
-                for i, (name, value, typ, bind, shndx) in enumerate(_sym_iter(elf, sec)):
+                versym = _versym(elf) if secname == ".dynsym" else None
+                for i, (name, value, _size, typ, bind, shndx) in enumerate(elf.symbols(sec)):
                     if typ not in (STT_FUNC, STT_GNU_IFUNC) or shndx == SHN_UNDEF or not name:
                         continue
                     if bind == STB_LOCAL and "@" not in name:
@@ -302,18 +283,9 @@ def _parse_elf(path: str) -> ElfSymbols:
                     funcs[name] = next(iter(values))
                 else:
                     ambiguous[name] = tuple(sorted(values))
-            return ElfSymbols(path, elf.header["e_type"] == "ET_DYN", segs, funcs, versioned,
-                              ambiguous)
-    except (OSError, _PyELFError, struct.error, KeyError, ValueError) as e:
+            return ElfSymbols(path, elf.pie, elf.segments(), funcs, versioned, ambiguous)
+    except (ELFError, struct.error) as e:
         raise AttachError(f"cannot read ELF symbols of {path}: {e}") from e
-
-
-def _versym(elf: ELFFile, e: str) -> tuple[int, ...] | None:
-    sec = elf.get_section_by_name(".gnu.version")
-    if sec is None:
-        return None
-    data = sec.data()
-    return struct.unpack(f"{e}{len(data) // 2}H", data[: len(data) // 2 * 2])
 
 
 _elf_cache: OrderedDict[tuple[str, int, int, int], ElfSymbols] = OrderedDict()

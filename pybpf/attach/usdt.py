@@ -19,16 +19,14 @@ import struct
 import threading
 from dataclasses import dataclass
 
-from elftools.common.exceptions import ELFError as _PyELFError
-from elftools.elf.elffile import ELFFile
-
 from .._log import get_logger
-from ..errors import AttachError, BPFError, NotSupportedError
+from ..errors import AttachError, BPFError, ELFError, NotSupportedError
+from ..hostelf import HostELF, Segment, file_offset
 from ..sys import bpf as sysbpf
 from ..sys.cdefs import ffi
 from ..sys.fd import FD
 from .link import Link, MultiLink, close_multi_on_error
-from .uprobe import Segment, attach_uprobe, resolve_binary
+from .uprobe import attach_uprobe, resolve_binary
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -285,11 +283,9 @@ class UsdtFile:
 
 
 def _vaddr_to_offset(segs: tuple[Segment, ...], vaddr: int, executable: bool, what: str) -> int:
-    for s in segs:
-        if executable and not s.flags & 1:
-            continue
-        if s.vaddr <= vaddr < s.vaddr + max(s.memsz, s.filesz):
-            return vaddr - s.vaddr + s.offset
+    off = file_offset(segs, vaddr, executable)
+    if off is not None:
+        return off
     raise AttachError(f"{what} address {vaddr:#x} is in no {'executable ' if executable else ''}"
                       f"loadable segment")
 
@@ -309,18 +305,14 @@ def site_of(f: UsdtFile, note: UsdtNote) -> UsdtSite:
 @functools.lru_cache(maxsize=32)
 def _read_usdt_file(path: str, _key: tuple[int, int, int]) -> UsdtFile:
     try:
-        with open(path, "rb") as fh:
-            elf = ELFFile(fh)
-            sec = elf.get_section_by_name(".note.stapsdt")
+        with HostELF(path) as elf:
+            sec = elf.section(".note.stapsdt")
             notes = () if sec is None else tuple(parse_stapsdt_notes(
-                sec.data(), elf.elfclass // 8, elf.little_endian))
-            base = elf.get_section_by_name(".stapsdt.base")
-            segs = tuple(Segment(s["p_vaddr"], s["p_memsz"], s["p_offset"], s["p_filesz"],
-                                 s["p_flags"])
-                         for s in elf.iter_segments() if s["p_type"] == "PT_LOAD")
-            return UsdtFile(path, elf.header["e_type"] == "ET_DYN", notes,
-                            base["sh_addr"] if base is not None else None, segs)
-    except (OSError, _PyELFError, struct.error) as e:
+                elf.data(sec), elf.bits // 8, elf.little))
+            base = elf.section(".stapsdt.base")
+            return UsdtFile(path, elf.pie, notes, base.addr if base is not None else None,
+                            elf.segments())
+    except (ELFError, struct.error) as e:
         raise AttachError(f"cannot read USDT notes of {path}: {e}") from e
 
 

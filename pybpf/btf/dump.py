@@ -927,13 +927,12 @@ def _btf_of_file(path: str) -> BTF:
     with open(path, "rb") as f:
         data = f.read()
     if data[:4] == b"\x7fELF":
-        import io
-
-        from elftools.elf.elffile import ELFFile
-        sec = ELFFile(io.BytesIO(data)).get_section_by_name(".BTF")
-        if sec is None:
-            raise BTFError(f"{path}: no .BTF section")
-        return parse_btf(sec.data())
+        from ..hostelf import HostELF
+        with HostELF(path, data) as elf:
+            sec = elf.section(".BTF")
+            if sec is None:
+                raise BTFError(f"{path}: no .BTF section")
+            return parse_btf(elf.data(sec))
     if path.startswith("/sys/kernel/btf/") and not path.endswith("/vmlinux"):
         from .kernel import load_kernel
         return parse_btf(data, base=load_kernel())
