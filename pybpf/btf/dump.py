@@ -18,7 +18,6 @@ import sys
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from itertools import compress
-from operator import itemgetter
 
 from ..errors import BPFError, BTFError
 from .types import BTF, COMPOSITES, ENUMS, MAX_CHAIN, MODIFIERS, Kind
@@ -123,7 +122,7 @@ class _Tables:
             self._from_types(btf)
 
     def _from_words(self, btfs: list[BTF]) -> None:
-        from .parse import _header, _words
+        from .parse import headers
         infos: list[int] = [0]
         sts: list[int] = [0]
         offs = array("I", [0])
@@ -131,16 +130,10 @@ class _Tables:
         parts = []
         shift = 0
         for b in btfs:
-            e, t0, end, _s0, _sl = _header(b.raw)
-            w = _words(b.raw, t0, end, e)
+            b_infos, b_sts, w = headers(b)  # type: ignore[misc]  # (every b has its blob)
+            infos += b_infos
+            sts += b_sts
             words = b._words
-            if len(words) > 1:       # one C call each, not a Python loop over the types
-                at = itemgetter(*words)
-                infos += at(w[1:])
-                sts += at(w[2:])
-            else:
-                infos += [w[o + 1] for o in words]
-                sts += [w[o + 2] for o in words]
             offs += array("I", [o + shift for o in words]) if shift else words
             noffs += b.index.names
             parts.append(w)

@@ -243,10 +243,6 @@ def parse_cached(path: str, data: bytes, base: BTF | None = None, use_cache: boo
     return btf
 
 
-def _first_id(base: BTF | None) -> int:
-    return base.end_id if base is not None else 1
-
-
 def load_kernel(use_cache: bool = True) -> BTF:
     """vmlinux BTF, shared by every caller in this process."""
     path = kernel_btf_path()
