@@ -102,7 +102,7 @@ def _fast(opts: Sequence[Opt], args: Sequence[Arg], argv: Sequence[str]) -> Simp
             elif arg.startswith("--"):
                 name, eq, val = arg.partition("=")
                 o = by_flag.get(name)
-                if o is None or name in ("--help",):
+                if o is None:                  # also --help, and abbreviations
                     return None
                 if o.type is None:
                     if eq:
