@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
 import threading
 import time
 
 import pytest
 
-from pybpf.tools import opensnoop
+from pybpf.tools import execsnoop, opensnoop
 
 pytestmark = pytest.mark.kernel
 
@@ -42,3 +43,48 @@ def test_opensnoop_shows_the_file_this_test_opens(tmp_path):
     pid, comm, fd, err = ok[0].split()[:4]
     assert int(pid) == os.getpid() and int(fd) >= 0 and err == "0"
     assert bad[0].split()[2:4] == ["-1", "2"]                  # ENOENT, as bcc prints it
+
+
+def _execsnoop(argv: list[str], commands: list[list[str]]) -> tuple[list[str], list[int]]:
+    """execsnoop's lines while ``commands`` run (each to completion) once it is attached."""
+    out, pids, ready = io.StringIO(), [], threading.Event()
+
+    def trigger() -> None:
+        ready.wait(10)
+        time.sleep(0.2)
+        for cmd in commands:
+            try:
+                p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            except OSError:
+                continue
+            pids.append(p.pid)
+            p.wait()
+
+    t = threading.Thread(target=trigger)
+    t.start()
+    execsnoop.run(["-d", "1.5", "-P", str(os.getpid()), *argv], out=out, ready=ready.set)
+    t.join()
+    return out.getvalue().splitlines(), pids
+
+
+def test_execsnoop_shows_the_commands_this_test_runs(tmp_path):
+    missing = str(tmp_path / "pybpf-no-such-program")
+    lines, pids = _execsnoop([], [["/bin/echo", "hello", "two words"], [missing]])
+    assert lines[0] == "PCOMM            PID    PPID   RET ARGS"
+    assert lines[1:] == [f"{'echo':<16} {pids[0]:<6} {os.getpid():<6}   0 /bin/echo hello two words"]
+    # failed exec()s with -x (the comm is still the parent's), quoted, with the UID
+    lines, pids = _execsnoop(["-x", "-q", "-U"], [["/bin/echo", 'say "hi"'], [missing]])
+    assert lines[0] == "UID   PCOMM            PID    PPID   RET ARGS"
+    assert lines[1] == f"{os.getuid():<6}{'echo':<16} {pids[0]:<6} {os.getpid():<6}   0 " \
+                       '"/bin/echo" "say \\"hi\\""'
+    # (the comm of the forked child that failed is its parent thread's, spaces and all)
+    assert lines[2].endswith(f" {os.getpid():<6}  -2 \"{missing}\"") and len(lines) == 3
+
+
+def test_execsnoop_max_args_and_filters():
+    lines, pids = _execsnoop(["--max-args", "3"], [["/bin/echo", "a", "b", "c", "d"]])
+    assert lines[1].endswith(" 0 /bin/echo a b ...")
+    lines, _ = _execsnoop(["-l", "^/bin/true x"], [["/bin/echo", "x"], ["/bin/true", "x"]])
+    assert [ln.split()[0] for ln in lines[1:]] == ["true"]
+    lines, _ = _execsnoop(["-n", "^ech"], [["/bin/echo", "x"], ["/bin/true", "x"]])
+    assert [ln.split()[0] for ln in lines[1:]] == ["echo"]
