@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from pybpf.tools import execsnoop, opensnoop
+from pybpf.tools import execsnoop, opensnoop, runqlat
 
 pytestmark = pytest.mark.kernel
 
@@ -88,3 +88,34 @@ def test_execsnoop_max_args_and_filters():
     assert [ln.split()[0] for ln in lines[1:]] == ["true"]
     lines, _ = _execsnoop(["-n", "^ech"], [["/bin/echo", "x"], ["/bin/true", "x"]])
     assert [ln.split()[0] for ln in lines[1:]] == ["echo"]
+
+
+def _hist_counts(text: str) -> dict[int, int]:
+    """{low bound: count} of the histogram lines of ``text``."""
+    out = {}
+    for ln in text.splitlines():
+        parts = ln.split()
+        if len(parts) >= 5 and parts[1] == "->" and parts[3] == ":":
+            out[int(parts[0])] = int(parts[4])
+    return out
+
+
+def test_runqlat_sees_two_busy_processes_share_a_cpu():
+    cpu = min(os.sched_getaffinity(0))
+    spin = [subprocess.Popen(["sh", "-c", "while :; do :; done"],
+                             preexec_fn=lambda: os.sched_setaffinity(0, {cpu})) for _ in range(2)]
+    try:
+        out = io.StringIO()
+        runqlat.run(["-m", "-P", "-p", str(spin[0].pid), "1", "1"], out=out)
+    finally:
+        for p in spin:
+            p.kill()
+            p.wait()
+    text = out.getvalue()
+    lines = text.splitlines()
+    assert lines[0] == "Tracing run queue latency... Hit Ctrl-C to end."
+    assert f"pid = {spin[0].pid}" in lines and f"pid = {spin[1].pid}" not in text   # -p
+    assert "     msecs               : count     distribution" in lines
+    counts = _hist_counts(text)
+    # preempted again and again by its twin on one CPU: waits of whole scheduler slices
+    assert sum(n for low, n in counts.items() if low >= 1) >= 5, text
