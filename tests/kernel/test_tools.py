@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from pybpf.tools import execsnoop, opensnoop, runqlat
+from pybpf.tools import bashreadline, execsnoop, opensnoop, runqlat
 
 pytestmark = pytest.mark.kernel
 
@@ -119,3 +119,32 @@ def test_runqlat_sees_two_busy_processes_share_a_cpu():
     counts = _hist_counts(text)
     # preempted again and again by its twin on one CPU: waits of whole scheduler slices
     assert sum(n for low, n in counts.items() if low >= 1) >= 5, text
+
+
+def test_bashreadline_prints_what_an_interactive_bash_reads():
+    import pty
+    out, ready = io.StringIO(), threading.Event()
+    shell: list[subprocess.Popen] = []
+
+    def type_lines() -> None:
+        ready.wait(10)
+        master, slave = pty.openpty()
+        p = subprocess.Popen(["/bin/bash", "--norc", "--noprofile", "-i"], stdin=slave,
+                             stdout=slave, stderr=slave, start_new_session=True)
+        shell.append(p)
+        os.close(slave)
+        for line in (b"echo pybpf-readline-probe\n", b"true two words\n", b"exit\n"):
+            time.sleep(0.3)
+            os.write(master, line)
+        p.wait(10)
+        os.close(master)
+
+    t = threading.Thread(target=type_lines)
+    t.start()
+    bashreadline.run(["-d", "2.5"], out=out, ready=ready.set)
+    t.join()
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "TIME      PID     COMMAND"
+    mine = [ln[10:] for ln in lines[1:] if ln[10:].startswith(f"{shell[0].pid:<7} ")]
+    assert mine == [f"{shell[0].pid:<7} {c}" for c in
+                    ("echo pybpf-readline-probe", "true two words", "exit")]

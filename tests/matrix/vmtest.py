@@ -447,6 +447,8 @@ mount -t tmpfs tmpfs $N/tmp
 mkdir -p $N@OUT@
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 out $N@OUT@ || die "9p results mount failed"
 mount -t devtmpfs devtmpfs $N/dev
+mkdir -p $N/dev/pts
+mount -t devpts -o ptmxmode=666 devpts $N/dev/pts
 mount -t proc proc $N/proc
 mount -t sysfs sysfs $N/sys
 mount -t tmpfs tmpfs $N/run
