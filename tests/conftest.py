@@ -100,3 +100,51 @@ def no_fd_leak():
     leaked = open_fds() - before
     details = {fd: os.readlink(f"/proc/self/fd/{fd}") for fd in leaked if os.path.exists(f"/proc/self/fd/{fd}")}
     assert not details, f"file descriptors leaked: {details}"
+
+
+# a gcc-built busy loop for the stack samplers: pybpf_busy_spin <- pybpf_busy_outer <- main
+BUSY_C = r"""
+#include <stdio.h>
+volatile unsigned long spins;
+volatile int stop;
+
+__attribute__((noinline)) void pybpf_busy_spin(void)
+{
+	while (!stop)
+		spins++;
+}
+
+__attribute__((noinline)) void pybpf_busy_outer(void)
+{
+	pybpf_busy_spin();
+}
+
+int main(void)
+{
+	puts("spinning");
+	fflush(stdout);
+	pybpf_busy_outer();
+	return 0;
+}
+"""
+
+
+@pytest.fixture(scope="session")
+def busy_bin(tmp_path_factory):
+    if shutil.which("gcc") is None:
+        pytest.fail("gcc is needed to build the sampled program")
+    d = tmp_path_factory.mktemp("busy")
+    (d / "busy.c").write_text(BUSY_C)
+    exe = d / "busy"
+    subprocess.run(["gcc", "-O0", "-fno-omit-frame-pointer", "-o", str(exe),
+                    str(d / "busy.c")], check=True)
+    return str(exe)
+
+
+@pytest.fixture
+def busy_proc(busy_bin):
+    p = subprocess.Popen([busy_bin], stdout=subprocess.PIPE)
+    assert p.stdout.readline() == b"spinning\n"
+    yield p
+    p.kill()
+    p.wait()

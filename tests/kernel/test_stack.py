@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 
@@ -15,53 +14,6 @@ from pybpf.symbols import KernelSymbols, UserSymbols, fold
 from tests.conftest import obj_path
 
 pytestmark = pytest.mark.kernel
-
-BUSY_C = r"""
-#include <stdio.h>
-volatile unsigned long spins;
-volatile int stop;
-
-__attribute__((noinline)) void pybpf_busy_spin(void)
-{
-	while (!stop)
-		spins++;
-}
-
-__attribute__((noinline)) void pybpf_busy_outer(void)
-{
-	pybpf_busy_spin();
-}
-
-int main(void)
-{
-	puts("spinning");
-	fflush(stdout);
-	pybpf_busy_outer();
-	return 0;
-}
-"""
-
-
-@pytest.fixture(scope="module")
-def busy_bin(tmp_path_factory):
-    if shutil.which("gcc") is None:
-        pytest.fail("gcc is needed to build the sampled program")
-    d = tmp_path_factory.mktemp("busy")
-    (d / "busy.c").write_text(BUSY_C)
-    exe = d / "busy"
-    subprocess.run(["gcc", "-O0", "-fno-omit-frame-pointer", "-o", str(exe),
-                    str(d / "busy.c")], check=True)
-    return str(exe)
-
-
-@pytest.fixture
-def busy_proc(busy_bin):
-    p = subprocess.Popen([busy_bin], stdout=subprocess.PIPE)
-    assert p.stdout.readline() == b"spinning\n"
-    yield p
-    p.kill()
-    p.wait()
-
 
 def test_sampled_user_stacks_name_the_busy_function(busy_proc):
     with pybpf.load(obj_path("events_stack"), rodata={"targ_tgid": busy_proc.pid}) as o:
@@ -123,6 +75,12 @@ def test_bpf_program_frames_follow_loads_and_unloads():
     with pybpf.load(obj_path("events_stack"), rodata={"targ_tgid": os.getpid()}) as o:
         prog = o.programs["on_getpid"]
         name = f"bpf_prog_{prog.tag}_on_getpid"
+        # the same program loaded by an earlier test (same tag, same name) stays in kallsyms
+        # until the kernel frees it, after an RCU grace period: wait for this one to be alone
+        deadline = time.monotonic() + 5
+        while _kallsyms_count(name) > 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _kallsyms_count(name) == 1
         with prog.attach():
             os.getpid()
         addr = o.maps["stacks"].stack(o.data.getpid_stack)[0]   # bpf_get_stackid's caller
@@ -136,3 +94,8 @@ def test_bpf_program_frames_follow_loads_and_unloads():
         time.sleep(0.02)
     assert name not in ks.sym(addr)           # unloaded: its symbol is gone
     assert ks.address(name) is None
+
+
+def _kallsyms_count(name: str) -> int:
+    with open("/proc/kallsyms") as f:
+        return sum(1 for ln in f if ln.split()[2] == name)

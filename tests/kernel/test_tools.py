@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from pybpf.tools import bashreadline, execsnoop, opensnoop, runqlat
+from pybpf.tools import bashreadline, execsnoop, opensnoop, profile, runqlat
 
 pytestmark = pytest.mark.kernel
 
@@ -148,3 +148,21 @@ def test_bashreadline_prints_what_an_interactive_bash_reads():
     mine = [ln[10:] for ln in lines[1:] if ln[10:].startswith(f"{shell[0].pid:<7} ")]
     assert mine == [f"{shell[0].pid:<7} {c}" for c in
                     ("echo pybpf-readline-probe", "true two words", "exit")]
+
+
+def test_profile_samples_the_busy_function(busy_proc):
+    out = io.StringIO()
+    profile.run(["-F", "199", "-p", str(busy_proc.pid), "-U", "-f", "1"], out=out)
+    folded = [ln.rsplit(" ", 1) for ln in out.getvalue().splitlines()]
+    total = sum(int(n) for _, n in folded)
+    assert total >= 100                                     # 199 Hz for 1 s, one busy CPU
+    stack, n = max(folded, key=lambda x: int(x[1]))
+    assert stack.startswith("busy;") and stack.endswith(";main;pybpf_busy_outer;pybpf_busy_spin")
+    assert int(n) >= 0.9 * total
+    out = io.StringIO()
+    profile.run(["-p", str(busy_proc.pid), "-d", "1"], out=out)
+    text = out.getvalue()
+    assert text.startswith(f"Sampling at 49 Hertz of PID {busy_proc.pid} by user + kernel stack "
+                           f"for 1 secs.\n")
+    assert "    pybpf_busy_spin\n    pybpf_busy_outer\n    main\n" in text
+    assert f"    -                busy ({busy_proc.pid})\n" in text
