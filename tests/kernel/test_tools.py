@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from pybpf.tools import bashreadline, execsnoop, opensnoop, profile, runqlat
+from pybpf.tools import bashreadline, execsnoop, opensnoop, profile, runqlat, tcpconnect
 
 pytestmark = pytest.mark.kernel
 
@@ -166,3 +166,52 @@ def test_profile_samples_the_busy_function(busy_proc):
                            f"for 1 secs.\n")
     assert "    pybpf_busy_spin\n    pybpf_busy_outer\n    main\n" in text
     assert f"    -                busy ({busy_proc.pid})\n" in text
+
+
+def _tcpconnect(argv: list[str], targets: list[tuple[str, int]]) -> list[str]:
+    """tcpconnect's lines while this process connects to ``targets`` once it is attached."""
+    import socket
+    out, ready = io.StringIO(), threading.Event()
+
+    def connect() -> None:
+        ready.wait(10)
+        time.sleep(0.2)
+        for host, port in targets:
+            socket.create_connection((host, port), timeout=5).close()
+
+    t = threading.Thread(target=connect)
+    t.start()
+    tcpconnect.run(["-d", "1.5", "-p", str(os.getpid()), *argv], out=out, ready=ready.set)
+    t.join()
+    return out.getvalue().splitlines()
+
+
+@pytest.fixture
+def listeners():
+    import socket
+    socks = []
+    for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET, "127.0.0.1"),
+                         (socket.AF_INET6, "::1")):
+        s = socket.socket(family)
+        s.bind((host, 0))
+        s.listen(8)
+        socks.append(s)
+    yield [(s.getsockname()[0], s.getsockname()[1]) for s in socks]
+    for s in socks:
+        s.close()
+
+
+def test_tcpconnect_shows_this_process_connecting(listeners):
+    comm = open("/proc/self/comm").read().strip()[:12]
+    (h4, p4), (_h, p4b), (h6, p6) = listeners
+    lines = _tcpconnect(["-U"], listeners)
+    assert lines[0] == "UID   PID     COMM         IP SADDR            DADDR            DPORT "
+    me = f"{os.getuid():<6}{os.getpid():<7} {comm:<12}"
+    assert lines[1:] == [f"{me} 4  {h4:<16} {h4:<16} {p4:<6}", f"{me} 4  {h4:<16} {h4:<16} {p4b:<6}",
+                         f"{me} 6  {h6:<16} {h6:<16} {p6:<6}"]
+    lines = _tcpconnect(["-P", f"{p4b},{p6}", "-6"], listeners)           # ports and family
+    assert [ln.split()[-1] for ln in lines[1:]] == [str(p6)]
+    lines = _tcpconnect(["-c"], listeners + listeners[:1])                # counted
+    assert lines[-4:] == ["LADDR                     RADDR                     RPORT                CONNECTS  ",
+                          f"{h4:<25} {h4:<25} {p4:<20} {2:<10}", f"{h4:<25} {h4:<25} {p4b:<20} {1:<10}",
+                          f"{h6:<25} {h6:<25} {p6:<20} {1:<10}"]

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-2.0
+/* tcpconnect: active TCP connections (connect()), seen where a socket enters SYN_SENT
+ * (tracepoint sock/inet_sock_set_state, in the connecting task's context: no kprobes).
+ * The local port is not chosen yet at that point (inet_hash_connect comes after). */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "pybpf.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define TCP_SYN_SENT 2
+#define MAX_PORTS 8
+
+struct event {
+	__u64 ts_us;
+	__u32 pid;
+	__u32 uid;
+	__u16 family;
+	__u16 dport;
+	__u8 saddr[16];		/* 4 bytes used for IPv4 */
+	__u8 daddr[16];
+	char task[16];
+};
+
+const volatile __u32 targ_tgid = 0;
+const volatile __u32 targ_uid = (__u32)-1;
+const volatile __u16 targ_family = 0;	/* 0: both */
+const volatile __u16 targ_ports[MAX_PORTS] = {};
+const volatile int targ_nports = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+PYBPF_EVENT(events, struct event);
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int on_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	__u16 family = BPF_CORE_READ(ctx, family), dport = BPF_CORE_READ(ctx, dport);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32, uid = (__u32)bpf_get_current_uid_gid();
+	struct event *e;
+	int i, match;
+
+	if (BPF_CORE_READ(ctx, newstate) != TCP_SYN_SENT || BPF_CORE_READ(ctx, protocol) != IPPROTO_TCP)
+		return 0;
+	if ((targ_family && family != targ_family) || (targ_tgid && tgid != targ_tgid) ||
+	    (targ_uid != (__u32)-1 && uid != targ_uid))
+		return 0;
+	if (targ_nports) {
+		match = 0;
+		for (i = 0; i < MAX_PORTS && i < targ_nports; i++)
+			match |= targ_ports[i] == dport;
+		if (!match)
+			return 0;
+	}
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e)
+		return 0;
+	e->ts_us = bpf_ktime_get_ns() / 1000;
+	e->pid = tgid;
+	e->uid = uid;
+	e->family = family;
+	e->dport = dport;
+	if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&e->saddr, ctx, saddr_v6);
+		BPF_CORE_READ_INTO(&e->daddr, ctx, daddr_v6);
+	} else {
+		__builtin_memset(e->saddr, 0, sizeof(e->saddr));
+		__builtin_memset(e->daddr, 0, sizeof(e->daddr));
+		BPF_CORE_READ_INTO((__u8 (*)[4])&e->saddr, ctx, saddr);
+		BPF_CORE_READ_INTO((__u8 (*)[4])&e->daddr, ctx, daddr);
+	}
+	bpf_get_current_comm(e->task, sizeof(e->task));
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
