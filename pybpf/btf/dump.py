@@ -937,7 +937,7 @@ def _btf_of_file(path: str) -> BTF:
 
 def main(argv: Sequence[str]) -> int:
     """``pybpf btf dump [FILE] [--types a,b]``: print the C header."""
-    from ..tools.options import Arg, Opt, parse
+    from ..tools._options import Arg, Opt, parse
     a = parse("pybpf btf dump", "Dump BTF as a C header (vmlinux.h)",
               [Opt("--types", type=str, default="", metavar="A,B,...",
                    help="comma-separated type names to emit (and what they need)")], argv,

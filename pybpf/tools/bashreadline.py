@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import pybpf
 
 from . import object_path
-from .options import Opt, parse
+from ._options import Opt, parse
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ import pybpf
 
 from ..hist import log2_hist
 from . import object_path
-from .options import Arg, Opt, parse
+from ._options import Arg, Opt, parse
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

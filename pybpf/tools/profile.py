@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import pybpf
 
 from . import object_path
-from .options import Arg, Opt, parse
+from ._options import Arg, Opt, parse
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ import pybpf
 
 from ..hist import buckets_from_map, log2_hist, print_map_hists
 from . import object_path
-from .options import Arg, Opt, parse
+from ._options import Arg, Opt, parse
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -27,3 +27,9 @@ def test_object_info_bad_file(tmp_path):
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 1
     assert "pybpf: error:" in r.stderr and "not an ELF" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_tools_listed_are_the_tools():
+    from pybpf.cli import _tools
+    assert _tools() == ["bashreadline", "execsnoop", "funclatency", "opensnoop", "profile",
+                        "runqlat", "tcpconnect"]

@@ -7,7 +7,7 @@ import pytest
 
 from pybpf.externs import release_numbers
 from pybpf.tools import opensnoop
-from pybpf.tools.options import Arg, Opt, _fast, argparser, parse
+from pybpf.tools._options import Arg, Opt, _fast, argparser, parse
 
 OPTS = (
     Opt("-T", "--timestamp", help="t"),
