@@ -474,8 +474,21 @@ def _types_compat(lb: BTF, lid: int, tb: BTF, tid: int, depth: int) -> bool:
     return False
 
 
-def _types_match(lb: BTF, lid: int, tb: BTF, tid: int, depth: int) -> bool:
-    """libbpf's stricter ``bpf_core_types_match`` (TYPE_MATCHES)."""
+def _names_match(local: str, target: str) -> bool:
+    """libbpf's name rule for TYPE_MATCHES: an anonymous target needs an anonymous local;
+    else the essential names (no ``___flavor``) are equal."""
+    if not target:
+        return not local
+    return essential_name(local) == essential_name(target)
+
+
+def _types_match(lb: BTF, lid: int, tb: BTF, tid: int, depth: int,
+                 behind_ptr: bool = False) -> bool:
+    """libbpf's stricter ``bpf_core_types_match`` (TYPE_MATCHES): modifiers and typedefs
+    stripped, names matched at every level, kinds equal, except that behind a pointer a
+    struct/union matches any same-kind type of its name (or a forward declaration of it);
+    a composite matches when each local member has a same-named target member of a
+    matching type; enums when each local enumerator's name is in the target's."""
     if depth > MAX_DEPTH:
         return False
     lt, tt = lb.skip_modifiers(lid), tb.skip_modifiers(tid)
@@ -483,40 +496,44 @@ def _types_match(lb: BTF, lid: int, tb: BTF, tid: int, depth: int) -> bool:
         lt = lb.skip_modifiers(lt.type_id)
     while tt.kind == Kind.TYPEDEF:
         tt = tb.skip_modifiers(tt.type_id)
-    if lt.name and essential_name(lt.name) != essential_name(tt.name or ""):
+    if not _names_match(lt.name or "", tt.name or ""):
         return False
-    k = lt.kind
-    if k in (Kind.UNKN, Kind.FLOAT):
-        return lt.kind == tt.kind and lt.size == tt.size
-    if k == Kind.FWD:
-        return tt.kind in (Kind.FWD, Kind.STRUCT, Kind.UNION)
+    k, tk = lt.kind, tt.kind
+    if k == Kind.UNKN:
+        return tk == Kind.UNKN
+    if k == Kind.FWD:                          # kflag: a union's forward declaration
+        if tk == Kind.FWD:
+            return lt.kflag == tt.kflag
+        return behind_ptr and tk == (Kind.UNION if lt.kflag else Kind.STRUCT)
     if k in ENUMS:
-        if tt.kind not in ENUMS or lt.size != tt.size:
+        if tk not in ENUMS or lt.size != tt.size or len(lt.enumerators) > len(tt.enumerators):
             return False
-        names = {essential_name(e.name) for e in tt.enumerators}
-        return all(essential_name(e.name) in names for e in lt.enumerators)
+        names = [e.name for e in tt.enumerators]
+        return all(any(_names_match(e.name, n) for n in names) for e in lt.enumerators)
     if k in COMPOSITES:
-        if tt.kind != k:
+        if behind_ptr:
+            return tk == k or (tk == Kind.FWD and tt.kflag == (k == Kind.UNION))
+        if tk != k or len(lt.members) > len(tt.members):
             return False
-        for lm in lt.members:
-            found = _find_member(tb, tt, essential_name(lm.name), 0) if lm.name else None
-            if found is None or not _types_match(lb, lm.type_id, tb, found[1].type_id, depth + 1):
-                return False
-        return True
+        return all(any(_names_match(lm.name, tm.name)
+                       and _types_match(lb, lm.type_id, tb, tm.type_id, depth + 1)
+                       for tm in tt.members)
+                   for lm in lt.members)
     if k == Kind.INT:
-        return (tt.kind == Kind.INT and lt.size == tt.size
+        return (tk == Kind.INT and lt.size == tt.size
                 and bool(lt.int_encoding & INT_SIGNED) == bool(tt.int_encoding & INT_SIGNED))
     if k == Kind.PTR:
-        return tt.kind == Kind.PTR and _types_match(lb, lt.type_id, tb, tt.type_id, depth + 1)
+        return tk == Kind.PTR and _types_match(lb, lt.type_id, tb, tt.type_id, depth + 1, True)
     if k == Kind.ARRAY:
-        return (tt.kind == Kind.ARRAY and lt.nelems == tt.nelems
-                and _types_match(lb, lt.elem_type_id, tb, tt.elem_type_id, depth + 1))
+        return (tk == Kind.ARRAY and lt.nelems == tt.nelems
+                and _types_match(lb, lt.elem_type_id, tb, tt.elem_type_id, depth + 1,
+                                 behind_ptr))
     if k == Kind.FUNC_PROTO:
-        return (tt.kind == Kind.FUNC_PROTO and len(lt.params) == len(tt.params)
-                and _types_match(lb, lt.type_id, tb, tt.type_id, depth + 1)
-                and all(_types_match(lb, a.type_id, tb, b.type_id, depth + 1)
-                        for a, b in zip(lt.params, tt.params, strict=True)))
-    return False
+        return (tk == Kind.FUNC_PROTO and len(lt.params) == len(tt.params)
+                and all(_types_match(lb, a.type_id, tb, b.type_id, depth + 1, behind_ptr)
+                        for a, b in zip(lt.params, tt.params, strict=True))
+                and _types_match(lb, lt.type_id, tb, tt.type_id, depth + 1, behind_ptr))
+    return False                               # FLOAT and the rest: libbpf has no rule
 
 
 def _poison(insns: bytearray, idx: int) -> None:

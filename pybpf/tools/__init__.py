@@ -8,3 +8,29 @@ def object_path(name: str) -> str:
 
     A plain path join: ``importlib.resources`` costs ~10 ms of imports at start-up."""
     return os.path.join(os.path.dirname(os.path.dirname(__file__)), "bpf", f"{name}.bpf.o")
+
+
+def report_loop(interval: float, count: int, timestamp: bool, render, out) -> None:  # noqa: ANN001
+    """bcc's loop of the histogram tools: every ``interval`` seconds a blank line, the time
+    (``-T``) and ``render()``'s text; Ctrl-C (or SIGTERM, made one by the caller) prints
+    once more and ends, and so does the ``count``-th report."""
+    import signal
+    import time
+
+    while True:
+        exiting = False
+        try:
+            time.sleep(interval)
+        except KeyboardInterrupt:
+            exiting = True
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print(file=out)
+        if timestamp:
+            print(time.strftime("%H:%M:%S"), file=out)
+        text = render()
+        if text:
+            print(text, file=out)
+        out.flush()
+        count -= 1
+        if exiting or count == 0:
+            return

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import signal
 import sys
-import time
 from collections.abc import Sequence
 
 import pybpf
 
 from ..hist import buckets_from_map, log2_hist, print_map_hists
-from . import object_path
+from . import object_path, report_loop
 from ._options import Arg, Opt, parse
 
 TYPE_CHECKING = False
@@ -65,39 +64,21 @@ def run(argv: Sequence[str], out=sys.stdout, ready=None) -> int:  # noqa: ANN001
             if ready is not None:
                 ready()
             signal.signal(signal.SIGTERM, signal.default_int_handler)
-            _report(obj.maps["hists"], a, label, section, out)
+            hists = obj.maps["hists"]
+            report_loop(a.interval, a.count, a.timestamp,
+                        lambda: _render(hists, label, section), out)
         finally:
             for link in links:
                 link.close()
     return 0
 
 
-def _report(hists: pybpf.Map, a: argparse.Namespace, label: str, section: str | None,
-            out) -> None:  # noqa: ANN001
-    """bcc's loop: histograms every interval; Ctrl-C prints them once more and ends."""
-    countdown = a.count
-    exiting = a.interval == ARGS[0].default     # no interval: one summary, at Ctrl-C
-    while True:
-        try:
-            time.sleep(a.interval)
-        except KeyboardInterrupt:
-            exiting = True
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-        by_key = buckets_from_map(hists.items(), slots_field="slots")
-        hists.clear()
-        print(file=out)
-        if a.timestamp:
-            print(time.strftime("%H:%M:%S"), file=out)
-        if section is None:
-            text = log2_hist(by_key.get(ALL_KEY, []), label)
-        else:
-            text = print_map_hists(by_key, label, section)
-        if text:
-            print(text, file=out)
-        out.flush()
-        countdown -= 1
-        if exiting or countdown == 0:
-            return
+def _render(hists: pybpf.Map, label: str, section: str | None) -> str:
+    by_key = buckets_from_map(hists.items(), slots_field="slots")
+    hists.clear()
+    if section is None:
+        return log2_hist(by_key.get(ALL_KEY, []), label)
+    return print_map_hists(by_key, label, section)
 
 
 def main(argv: Sequence[str]) -> int:

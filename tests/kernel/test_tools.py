@@ -10,7 +10,16 @@ import time
 
 import pytest
 
-from pybpf.tools import bashreadline, execsnoop, opensnoop, profile, runqlat, tcpconnect
+import pybpf
+from pybpf.tools import (
+    bashreadline,
+    biolatency,
+    execsnoop,
+    opensnoop,
+    profile,
+    runqlat,
+    tcpconnect,
+)
 
 pytestmark = pytest.mark.kernel
 
@@ -98,6 +107,87 @@ def _hist_counts(text: str) -> dict[int, int]:
         if len(parts) >= 5 and parts[1] == "->" and parts[3] == ":":
             out[int(parts[0])] = int(parts[4])
     return out
+
+
+def _hist_sections(text: str) -> dict[str, int]:
+    """{section line ("disk = vda"): total count} of a tool's per-section histograms."""
+    out: dict[str, int] = {}
+    head = None
+    for ln in text.splitlines():
+        if " = " in ln and "->" not in ln:
+            head = ln
+            out[head] = 0
+        elif head is not None and (counts := _hist_counts(ln)):
+            out[head] += sum(counts.values())
+    return out
+
+
+def _direct_io_target(tmp_path) -> tuple[str, str]:  # noqa: ANN001
+    """(a path to read with O_DIRECT, the disk that serves it): a file of this test on a
+    block device's filesystem, else a whole disk (the matrix guests' scratch disk)."""
+    st = os.stat(tmp_path)
+    if os.major(st.st_dev):
+        node = os.path.realpath(f"/sys/dev/block/{os.major(st.st_dev)}:{os.minor(st.st_dev)}")
+        disk = os.path.basename(os.path.dirname(node) if os.path.exists(f"{node}/partition")
+                                else node)
+        path = tmp_path / "pybpf_biolatency.bin"
+        with open(path, "wb") as f:
+            f.write(os.urandom(1 << 20))
+            os.fsync(f.fileno())
+        return str(path), disk
+    for disk in sorted(os.listdir("/sys/block")):
+        if os.path.exists(f"/sys/block/{disk}/device") and not disk.startswith(("loop", "zram")):
+            return f"/dev/{disk}", disk
+    pytest.skip("no block device: neither this test's directory nor a disk is on one")
+
+
+def _direct_reads(path: str, n: int) -> None:
+    import mmap
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
+    buf = mmap.mmap(-1, 4096)
+    try:
+        for i in range(n):
+            os.preadv(fd, [buf], (i * 37 % 256) * 4096)     # distinct 4 KiB blocks, no merging
+    finally:
+        os.close(fd)
+        buf.close()
+
+
+def _biolatency(argv: list[str], path: str, n: int) -> str:
+    out, ready = io.StringIO(), threading.Event()
+    t = threading.Thread(target=lambda: ready.wait(10) and _direct_reads(path, n))
+    t.start()
+    try:
+        biolatency.run([*argv, "2", "1"], out=out, ready=ready.set)
+    finally:
+        ready.set()
+        t.join()
+    return out.getvalue()
+
+
+def test_biolatency_counts_this_tests_direct_reads(tmp_path):
+    path, disk = _direct_io_target(tmp_path)
+    n = 40
+    text = _biolatency(["-F", "-d", disk], path, n)
+    lines = text.splitlines()
+    assert lines[0] == "Tracing block device I/O... Hit Ctrl-C to end."
+    assert "     usecs               : count     distribution" in lines
+    sections = _hist_sections(text)
+    assert all(h.startswith("flags = ") and h[8:].replace("-", "").isalpha() for h in sections)
+    reads = sum(c for h, c in sections.items() if h.endswith("Read"))
+    assert reads >= n, text                  # every O_DIRECT read is one request
+    # per disk, from the queue insertion, in milliseconds
+    text = _biolatency(["-D", "-Q", "-m"], path, n)
+    sections = _hist_sections(text)
+    assert sections.get(f"disk = {disk}", 0) >= n, text
+    assert "     msecs               : count     distribution" in text.splitlines()
+
+
+def test_biolatency_clear_errors():
+    with pytest.raises(pybpf.AttachError, match="unknown disk 'pybpf-no-disk'; disks: "):
+        biolatency.run(["-d", "pybpf-no-disk"], out=io.StringIO())
+    with pytest.raises(pybpf.AttachError, match="exclusive"):
+        biolatency.run(["-D", "-F"], out=io.StringIO())
 
 
 def test_runqlat_sees_two_busy_processes_share_a_cpu():

@@ -36,9 +36,11 @@ SECURITY_SUITES = ("bookworm-security",)
 LISTS_MAX_AGE = 24 * 3600
 GUEST_OUT = "/tmp/matrix-out"  # where the writable results share appears inside the guest
 MODULE_TARGETS = ("virtio_pci", "9pnet_virtio", "9p")
-# what the networking tests need (veth pairs, TC clsact + cls_bpf); loaded when they are
-# modules, skipped when built in or absent (the tests then say what the kernel lacks)
-OPTIONAL_MODULES = ("veth", "sch_ingress", "cls_bpf")
+# what the networking tests need (veth pairs, TC clsact + cls_bpf) and the block I/O tests
+# (a virtio disk); loaded when they are modules, skipped when built in or absent (the tests
+# then say what the kernel lacks)
+OPTIONAL_MODULES = ("veth", "sch_ingress", "cls_bpf", "virtio_blk")
+SCRATCH_DISK_MB = 16  # a blank virtio disk for block I/O tests (biolatency reads it)
 XZ_MAGIC = b"\xfd7zXZ\x00"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 GZIP_MAGIC = b"\x1f\x8b\x08"
@@ -573,9 +575,10 @@ def parse_junit(path: Path) -> tuple[int, int, int, int, tuple[str, ...]]:
     return passed, counts["failures"], counts["errors"], counts["skipped"], tuple(msgs)
 
 
-def qemu_command(image: Path, initrd: Path, share: Path) -> list[str]:
+def qemu_command(image: Path, initrd: Path, share: Path, disk: Path) -> list[str]:
     return [
         *QEMU_BASE, "-kernel", str(image), "-initrd", str(initrd), "-append", APPEND,
+        "-drive", f"file={disk},if=virtio,format=raw,cache=unsafe",
         "-virtfs", "local,path=/,mount_tag=root,security_model=none,readonly=on,multidevs=remap",
         "-virtfs", f"local,path={share},mount_tag=out,security_model=none,multidevs=remap",
         "-virtfs", f"local,path={REPO},mount_tag=repo,security_model=none,readonly=on,multidevs=remap",
@@ -589,12 +592,16 @@ def boot(kernel: Kernel, image: Path, command: str, results: Path, timeout: int)
     share.mkdir(parents=True)
     (share / "cmd.sh").write_text(command + "\n")
     initrd = build_initramfs(kernel, results / f".initrd-{kernel.label}.cpio")
-    cmd = ["timeout", "-k", "10", str(timeout), *qemu_command(image, initrd, share)]
+    disk = results / f".disk-{kernel.label}.img"
+    with open(disk, "wb") as f:
+        f.truncate(SCRATCH_DISK_MB << 20)                 # sparse
+    cmd = ["timeout", "-k", "10", str(timeout), *qemu_command(image, initrd, share, disk)]
     t0 = time.monotonic()
     with open(results / f"{kernel.label}.console.log", "wb") as console:
         p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT)
     wall = time.monotonic() - t0
     initrd.unlink(missing_ok=True)
+    disk.unlink(missing_ok=True)
     facts = parse_facts(_read_text(share / "facts"))
     base = dict(label=kernel.label, release=facts.get("release", kernel.release), wall=wall,
                 btf=_flag(facts, "btf"), kprobes=_flag(facts, "kprobe_pmu"), image=image.name)

@@ -202,3 +202,61 @@ def test_kernel_task_struct_offsets():
         code = bytearray(I.Insn(LDX_W, 1, 1, off, 0).encode())
         got[name] = rel.relocate_section(code, [CoreRelo(0, local, f"0:{idx}", 0)], "k")[0].new_val
     assert got == want
+
+
+def _tracepoint_btf(args: list[str], req_members: list[str], flavor: str = ""):
+    """``typedef void (*btf_trace_x<flavor>)(void *, <args>...)`` over ``struct request``."""
+    from pybpf.btf.types import Kind, Param
+    b = Builder()
+    c = common(b)
+    req = b.struct("request", 8, [(m, c["u32"], 32 * i) for i, m in enumerate(req_members)])
+    queue = b.fwd("request_queue")
+    ptrs = {"rq": b.ptr(req), "q": b.ptr(queue)}
+    proto = b.add(kind=Kind.FUNC_PROTO, type_id=0,
+                  params=tuple(Param("", t) for t in [b.ptr(0), *(ptrs[a] for a in args)]))
+    td = b.typedef("btf_trace_x" + flavor, b.ptr(proto))
+    return b.build(), td
+
+
+def test_type_matches_tells_tracepoint_prototypes_apart():
+    """The biolatency case: block_rq_issue lost its queue argument in 5.11."""
+    from pybpf.btf.core import _types_match
+    local, td = _tracepoint_btf(["rq"], ["a", "b"], "___rq")
+    new, new_td = _tracepoint_btf(["rq"], ["q", "cmd_flags", "tag"])
+    old, old_td = _tracepoint_btf(["q", "rq"], ["q", "cmd_flags"])
+    assert _types_match(local, td, new, new_td, 0)       # behind a pointer: the name is enough
+    assert not _types_match(local, td, old, old_td, 0)   # two arguments after ctx, not one
+    res = run(K.TYPE_MATCHES, "task", "0", I.Insn(MOV_K, 1, 0, 0, 1))[0]
+    assert res.new_val == 0                              # members of task do not all match
+
+
+def test_type_matches_rules_of_libbpf():
+    from pybpf.btf.core import _types_match
+    from pybpf.btf.types import Kind
+    b = Builder()
+    c = common(b)
+    anon = b.union("", 4, [("x", c["u32"], 0)])
+    s = b.struct("s", 8, [("", anon, 0), ("y", c["s32"], 32)])
+    fwd_s, fwd_u = b.fwd("s"), b.add(kind=Kind.FWD, name="s", kflag=True)
+    f = b.float("float", 4)
+    e = b.enum("e", 4, {"A": 0, "B": 1})
+    ps = b.ptr(s)
+    local = b.build()
+    b2 = Builder()
+    c2 = common(b2)
+    anon2 = b2.union("", 4, [("x", c2["u32"], 0)])
+    s2 = b2.struct("s", 12, [("z", c2["u8"], 0), ("", anon2, 32), ("y", c2["s32"], 64)])
+    s_other = b2.struct("s", 8, [("y", c2["u32"], 0)])          # y unsigned here
+    f2 = b2.float("float", 4)
+    e2 = b2.enum("e", 4, {"B": 7, "A": 3, "C": 9})
+    e_small = b2.enum("e", 4, {"A": 0})
+    p_other = b2.ptr(s_other)
+    target = b2.build()
+    assert _types_match(local, s, target, s2, 0)          # anonymous members, extra target members
+    assert not _types_match(local, s, target, s_other, 0)  # signedness differs
+    assert _types_match(local, e, target, e2, 0) and not _types_match(local, e, target, e_small, 0)
+    assert not _types_match(local, f, target, f2, 0)      # libbpf has no rule for FLOAT
+    assert _types_match(local, fwd_s, target, s2, 0, True)     # struct fwd behind a pointer
+    assert not _types_match(local, fwd_u, target, s2, 0, True)  # union fwd vs struct
+    assert not _types_match(local, fwd_s, target, s2, 0)        # not behind a pointer
+    assert _types_match(local, ps, target, p_other, 0)   # behind a pointer, members unchecked
