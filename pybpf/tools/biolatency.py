@@ -17,6 +17,7 @@ import pybpf
 
 from ..hist import log2_hist, print_map_hists
 from . import object_path, report_loop
+from ._block import dev_namer, disk_dev
 from ._options import Arg, Opt, parse
 
 TYPE_CHECKING = False
@@ -32,7 +33,6 @@ EXAMPLES = """examples:
     pybpf biolatency -F          # show I/O flags separately
     pybpf biolatency -d vda      # trace vda only
 """
-MINORBITS = 20                 # the kernel's dev_t, as biolatency.bpf.c builds it
 
 OPTIONS = (
     Opt("-T", "--timestamp", help="include timestamp on output"),
@@ -55,17 +55,6 @@ _FLAG_WORDS = (("SYNC", "Sync"), ("META", "Metadata"), ("FUA", "ForcedUnitAccess
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parse("pybpf biolatency", "Summarize block device I/O latency as a histogram",  # type: ignore[return-value]
                  OPTIONS, argv, ARGS, EXAMPLES)
-
-
-def disks() -> dict[int, str]:
-    """Block devices by the kernel's dev_t (major << 20 | minor), from /proc/partitions."""
-    out = {}
-    with open("/proc/partitions") as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) == 4 and parts[0].isdigit():
-                out[int(parts[0]) << MINORBITS | int(parts[1])] = parts[3]
-    return out
 
 
 def _enumerators(btf, *enums: str) -> dict[str, int]:  # noqa: ANN001
@@ -104,17 +93,10 @@ def run(argv: Sequence[str], out=sys.stdout, ready=None) -> int:  # noqa: ANN001
     a = parse_args(argv)
     if a.disks and a.flags:
         raise pybpf.AttachError("-D and -F are exclusive: a histogram per disk or per flags")
-    dev = 0
-    if a.disk:
-        by_name = {name: d for d, name in disks().items()}
-        if a.disk not in by_name:
-            raise pybpf.AttachError(f"unknown disk {a.disk!r}; disks: "
-                                    f"{', '.join(sorted(by_name)) or 'none'}")
-        dev = by_name[a.disk]
+    dev = disk_dev(a.disk) if a.disk else 0
     label = "msecs" if a.milliseconds else "usecs"
     if a.disks:
-        names = disks()
-        render_args = ("disk", lambda d: names.get(d, f"{d >> MINORBITS},{d & 0xFFFFF}"))
+        render_args = ("disk", dev_namer())
     elif a.flags:
         render_args = ("flags", FlagNames())
     else:

@@ -14,6 +14,7 @@ import pybpf
 from pybpf.tools import (
     bashreadline,
     biolatency,
+    biosnoop,
     execsnoop,
     opensnoop,
     profile,
@@ -122,23 +123,41 @@ def _hist_sections(text: str) -> dict[str, int]:
     return out
 
 
-def _direct_io_target(tmp_path) -> tuple[str, str]:  # noqa: ANN001
-    """(a path to read with O_DIRECT, the disk that serves it): a file of this test on a
-    block device's filesystem, else a whole disk (the matrix guests' scratch disk)."""
+def _direct_io_target(tmp_path) -> tuple[str, str, int]:  # noqa: ANN001
+    """(a path to read with O_DIRECT, the disk that serves it, the disk sector where the
+    path's data starts): a file of this test on a block device's filesystem (its one
+    extent, from FIEMAP), else a whole disk (the matrix guests' scratch disk)."""
     st = os.stat(tmp_path)
     if os.major(st.st_dev):
         node = os.path.realpath(f"/sys/dev/block/{os.major(st.st_dev)}:{os.minor(st.st_dev)}")
-        disk = os.path.basename(os.path.dirname(node) if os.path.exists(f"{node}/partition")
-                                else node)
+        part_start = 0
+        if os.path.exists(f"{node}/partition"):
+            part_start = int(open(f"{node}/start").read())
+            node = os.path.dirname(node)
         path = tmp_path / "pybpf_biolatency.bin"
         with open(path, "wb") as f:
             f.write(os.urandom(1 << 20))
             os.fsync(f.fileno())
-        return str(path), disk
+        return str(path), os.path.basename(node), part_start + _first_extent(str(path)) // 512
     for disk in sorted(os.listdir("/sys/block")):
         if os.path.exists(f"/sys/block/{disk}/device") and not disk.startswith(("loop", "zram")):
-            return f"/dev/{disk}", disk
+            return f"/dev/{disk}", disk, 0
     pytest.skip("no block device: neither this test's directory nor a disk is on one")
+
+
+def _first_extent(path: str) -> int:
+    """Byte offset on its filesystem's device of ``path``'s data (asserted contiguous)."""
+    import fcntl
+    import struct
+    req = bytearray(struct.pack("QQIIII", 0, 1 << 20, 1, 0, 1, 0) + bytes(56))  # FIEMAP_FLAG_SYNC
+    with open(path, "rb") as f:
+        fcntl.ioctl(f.fileno(), 0xC020660B, req)                                 # FS_IOC_FIEMAP
+    logical, physical, length = struct.unpack_from("QQQ", req, 32)
+    assert struct.unpack_from("I", req, 20)[0] == 1 and logical == 0 and length >= 1 << 20
+    return physical
+
+
+READ_BLOCKS = [i * 37 % 256 for i in range(64)]   # distinct 4 KiB blocks: no merging
 
 
 def _direct_reads(path: str, n: int) -> None:
@@ -146,27 +165,32 @@ def _direct_reads(path: str, n: int) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
     buf = mmap.mmap(-1, 4096)
     try:
-        for i in range(n):
-            os.preadv(fd, [buf], (i * 37 % 256) * 4096)     # distinct 4 KiB blocks, no merging
+        for block in READ_BLOCKS[:n]:
+            os.preadv(fd, [buf], block * 4096)
     finally:
         os.close(fd)
         buf.close()
 
 
-def _biolatency(argv: list[str], path: str, n: int) -> str:
+def _while_reading(tool, argv: list[str], path: str, n: int) -> str:  # noqa: ANN001
+    """``tool``'s output while this process makes ``n`` direct reads of ``path``."""
     out, ready = io.StringIO(), threading.Event()
     t = threading.Thread(target=lambda: ready.wait(10) and _direct_reads(path, n))
     t.start()
     try:
-        biolatency.run([*argv, "2", "1"], out=out, ready=ready.set)
+        tool.run(argv, out=out, ready=ready.set)
     finally:
         ready.set()
         t.join()
     return out.getvalue()
 
 
+def _biolatency(argv: list[str], path: str, n: int) -> str:
+    return _while_reading(biolatency, [*argv, "2", "1"], path, n)
+
+
 def test_biolatency_counts_this_tests_direct_reads(tmp_path):
-    path, disk = _direct_io_target(tmp_path)
+    path, disk, _ = _direct_io_target(tmp_path)
     n = 40
     text = _biolatency(["-F", "-d", disk], path, n)
     lines = text.splitlines()
@@ -188,6 +212,25 @@ def test_biolatency_clear_errors():
         biolatency.run(["-d", "pybpf-no-disk"], out=io.StringIO())
     with pytest.raises(pybpf.AttachError, match="exclusive"):
         biolatency.run(["-D", "-F"], out=io.StringIO())
+    with pytest.raises(pybpf.AttachError, match="unknown disk 'pybpf-no-disk'; disks: "):
+        biosnoop.run(["-d", "pybpf-no-disk"], out=io.StringIO())
+
+
+def test_biosnoop_shows_each_direct_read_of_this_process(tmp_path):
+    path, disk, sector0 = _direct_io_target(tmp_path)
+    n = 20
+    text = _while_reading(biosnoop, ["-Q", "-d", disk, "2"], path, n)
+    lines = text.splitlines()
+    assert lines[0] == ("TIME(s)     COMM           PID     DISK      T SECTOR     BYTES  "
+                        "QUE(ms) LAT(ms)")
+    mine = [ln.split() for ln in lines[1:] if ln.split()[2] == str(os.getpid())]
+    comm = open("/proc/self/comm").read().strip()[:14]
+    assert {(c, d, t, b) for _, c, _, d, t, _, b, _, _ in mine} == {(comm, disk, "R", "4096")}, text
+    # the sectors this test read, in its order: the disk sector of each 4 KiB block
+    assert [int(x[5]) for x in mine] == [sector0 + b * 8 for b in READ_BLOCKS[:n]], text
+    assert all(float(x[7]) >= 0 and float(x[8]) > 0 for x in mine)
+    times = [float(x[0]) for x in mine]
+    assert times == sorted(times) and float(lines[1].split()[0]) == 0.0
 
 
 def test_runqlat_sees_two_busy_processes_share_a_cpu():
