@@ -16,6 +16,7 @@ from pybpf.tools import (
     biolatency,
     biosnoop,
     execsnoop,
+    gethostlatency,
     opensnoop,
     profile,
     runqlat,
@@ -231,6 +232,35 @@ def test_biosnoop_shows_each_direct_read_of_this_process(tmp_path):
     assert all(float(x[7]) >= 0 and float(x[8]) > 0 for x in mine)
     times = [float(x[0]) for x in mine]
     assert times == sorted(times) and float(lines[1].split()[0]) == 0.0
+
+
+def test_gethostlatency_times_this_processes_lookups():
+    import ctypes
+    import socket
+    libc = ctypes.CDLL("libc.so.6")
+    for f in (libc.gethostbyname, libc.gethostbyname2):
+        f.restype = ctypes.c_void_p
+    out, ready = io.StringIO(), threading.Event()
+
+    def lookups() -> None:
+        ready.wait(10)
+        time.sleep(0.2)
+        socket.getaddrinfo("127.0.0.9", None)
+        assert libc.gethostbyname(b"127.0.0.10")
+        assert libc.gethostbyname2(b"127.0.0.11", socket.AF_INET)
+        subprocess.run(["getent", "ahosts", "127.0.0.12"], stdout=subprocess.DEVNULL)   # not us
+
+    t = threading.Thread(target=lookups)
+    t.start()
+    gethostlatency.run(["-p", str(os.getpid()), "-d", "1.5"], out=out, ready=ready.set)
+    t.join()
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "TIME      PID     COMM                  LATms HOST"
+    rows = [ln.split() for ln in lines[1:]]
+    comm = open("/proc/self/comm").read().strip()
+    assert [(r[1], r[2], r[4]) for r in rows] == [
+        (str(os.getpid()), comm, h) for h in ("127.0.0.9", "127.0.0.10", "127.0.0.11")], lines
+    assert all(float(r[3]) >= 0 for r in rows)
 
 
 def test_runqlat_sees_two_busy_processes_share_a_cpu():

@@ -32,4 +32,4 @@ def test_object_info_bad_file(tmp_path):
 def test_tools_listed_are_the_tools():
     from pybpf.cli import _tools
     assert _tools() == ["bashreadline", "biolatency", "biosnoop", "execsnoop", "funclatency",
-                        "opensnoop", "profile", "runqlat", "tcpconnect"]
+                        "gethostlatency", "opensnoop", "profile", "runqlat", "tcpconnect"]
