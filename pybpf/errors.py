@@ -96,14 +96,19 @@ class LoadError(BPFError):
 
 
 class VerifierError(LoadError):
-    """The verifier rejected a program. ``log`` is the whole verifier log."""
+    """The verifier rejected a program. ``log`` is the whole verifier log; ``reason`` what
+    pybpf knows of the cause (a failed CO-RE relocation or a missing __weak kfunc reached)."""
 
-    def __init__(self, program: str, err: int, log: str, source_line: str | None = None) -> None:
+    def __init__(self, program: str, err: int, log: str, source_line: str | None = None,
+                 reason: str | None = None) -> None:
         self.program = program
         self.log = log
         self.source_line = source_line
+        self.reason = reason
         tail = "\n".join(log.rstrip().splitlines()[-20:])
         msg = f"load program {program}: verifier rejected it: {os.strerror(err)} (errno {err})"
+        if reason:
+            msg += f"\n  why: {reason}"
         if source_line:
             msg += f"\n  failing source line: {source_line}"
         if tail:

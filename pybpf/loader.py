@@ -306,15 +306,15 @@ class _Loader:
     def _raise_load_error(self, ps: ProgramSpec, err: int, text: str, insns: bytearray) -> None:
         weak = sorted(n for prog, n in self._poisoned_kfuncs if prog == ps.name)
         if f"unknown#{I.POISON_KFUNC}" in text and weak:
-            raise VerifierError(ps.name, err, text, source_line=None) from LoadError(
-                f"program {ps.name} reached a call to __weak kfunc {', '.join(weak)}, "
-                f"which this kernel lacks (guard it with bpf_ksym_exists())")
+            why = (f"program {ps.name} reached a call to __weak kfunc {', '.join(weak)}, "
+                   f"which this kernel lacks (guard it with bpf_ksym_exists())")
+            raise VerifierError(ps.name, err, text, reason=why) from LoadError(why)
         if f"unknown#{I.POISON_HELPER}" in text:
             failed = [r for r in self.core_results
                       if getattr(r, "poison", False) and getattr(r, "program", ps.name) == ps.name]
             detail = "; ".join(r.describe() if hasattr(r, "describe") else str(r) for r in failed)
-            raise VerifierError(ps.name, err, text, source_line=None) from LoadError(
-                f"program {ps.name} reached a CO-RE relocation that failed on this kernel: {detail}")
+            why = f"program {ps.name} reached a CO-RE relocation that failed on this kernel: {detail}"
+            raise VerifierError(ps.name, err, text, reason=why) from LoadError(why)
         if err == errno.EPERM and ps.type in (ProgType.TRACING, ProgType.LSM, ProgType.EXT):
             from .errors import BPFPermissionError
             raise BPFPermissionError(

@@ -323,7 +323,13 @@ class CoreRelocator:
             lt, tt = self.local.resolve(ltid), btf.resolve(ttid)
             if lt.kind in COMPOSITES:
                 lm = lt.members[a]
-                if not lm.name:   # anonymous member accessed by index: structure must match
+                if not lm.name and i < len(local.raw) - 1:
+                    # an anonymous member on the way: only named members are matched (as
+                    # libbpf does), the next one looked for through the target's anonymous
+                    # members (6.18 wraps file.f_path in one; earlier kernels do not)
+                    ltid = lm.type_id
+                    continue
+                if not lm.name:   # the anonymous member itself: the structure must match
                     if tt.kind not in COMPOSITES or a >= len(tt.members):
                         raise _NoMatch("anonymous member layout differs")
                     tm = tt.members[a]

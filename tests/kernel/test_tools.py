@@ -11,17 +11,20 @@ import time
 import pytest
 
 import pybpf
+from pybpf.attach.kprobe import kprobes_available
 from pybpf.tools import (
     bashreadline,
     biolatency,
     biosnoop,
     execsnoop,
+    ext4slower,
     gethostlatency,
     opensnoop,
     profile,
     runqlat,
     tcpconnect,
 )
+from tests.conftest import require_feature
 
 pytestmark = pytest.mark.kernel
 
@@ -261,6 +264,100 @@ def test_gethostlatency_times_this_processes_lookups():
     assert [(r[1], r[2], r[4]) for r in rows] == [
         (str(os.getpid()), comm, h) for h in ("127.0.0.9", "127.0.0.10", "127.0.0.11")], lines
     assert all(float(r[3]) >= 0 for r in rows)
+
+
+def _fs_type(path: str) -> str:
+    """The type of the filesystem ``path`` is on (the longest mount point over it)."""
+    path, best = os.path.realpath(path), ("", "")
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            mnt, fstype = line.split()[1:3]
+            if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best[0]):
+                best = (mnt, fstype)
+    return best[1]
+
+
+@pytest.fixture
+def ext4_dir(tmp_path):  # noqa: ANN001, ANN201
+    """A directory on ext4: this test's own if it is on ext4, else PYBPF_SCRATCH_DISK (a
+    disk the tests may format: the matrix guests' blank virtio disk) mounted for the test."""
+    if _fs_type(str(tmp_path)) == "ext4":
+        yield tmp_path
+        return
+    disk = os.environ.get("PYBPF_SCRATCH_DISK")
+    if not disk:
+        pytest.skip("no ext4 filesystem here (set PYBPF_SCRATCH_DISK to a disk tests may format)")
+    mnt = tmp_path / "ext4"
+    mnt.mkdir()
+    subprocess.run(["mkfs.ext4", "-q", "-F", disk], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["mount", "-t", "ext4", disk, str(mnt)], check=True)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
+def _ext4slower(argv: list[str], path, work) -> list[str]:  # noqa: ANN001
+    out, ready = io.StringIO(), threading.Event()
+    t = threading.Thread(target=lambda: ready.wait(10) and work(path))
+    t.start()
+    try:
+        ext4slower.run(["-p", str(os.getpid()), "-d", "1.5", *argv], out=out, ready=ready.set)
+    finally:
+        ready.set()
+        t.join()
+    return out.getvalue().splitlines()
+
+
+def _file_ops(path) -> None:  # noqa: ANN001
+    time.sleep(0.2)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        assert os.pwrite(fd, b"x" * 8192, 4096) == 8192
+        os.fsync(fd)
+        assert len(os.pread(fd, 8192, 4096)) == 8192
+    finally:
+        os.close(fd)
+
+
+def _read_once(path) -> None:  # noqa: ANN001
+    time.sleep(0.2)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert len(os.pread(fd, 100, 6000)) == 100
+    finally:
+        os.close(fd)
+
+
+def test_ext4slower_shows_this_processes_file_operations(ext4_dir):
+    require_feature(kprobes_available(), "kprobes (CONFIG_KPROBES unset)")
+    path = ext4_dir / "pybpf_ext4slower.txt"
+    lines = _ext4slower(["0"], path, _file_ops)
+    assert lines[:2] == ["Tracing ext4 operations",
+                         "TIME     COMM           PID    T BYTES   OFF_KB   LAT(ms) FILENAME"]
+    rows = [ln.split() for ln in lines[2:]]
+    mine = [(r[3], r[4], r[5], r[7]) for r in rows if r[7] == path.name]
+    # open, write 8 KiB at 4 KiB, fsync, read it back: bcc's T, BYTES and OFF_KB
+    assert mine == [("O", "0", "0", path.name), ("W", "8192", "4", path.name),
+                    ("S", "0", "0", path.name), ("R", "8192", "4", path.name)], lines
+    assert all(r[2] == str(os.getpid()) and float(r[6]) >= 0 for r in rows)
+    # -j: CSV, and a threshold no operation here reaches
+    lines = _ext4slower(["-j", "0"], path, _read_once)
+    assert lines[0] == "ENDTIME_us,TASK,PID,TYPE,BYTES,OFFSET_b,LATENCY_us,FILE"
+    csv = [ln.split(",") for ln in lines[1:]]
+    assert [(c[2], c[3], c[7]) for c in csv] == [(str(os.getpid()), "O", path.name),
+                                                 (str(os.getpid()), "R", path.name)], lines
+    assert (csv[1][4], csv[1][5]) == ("100", "6000")            # BYTES, OFFSET_b
+    lines = _ext4slower(["10000"], path, _file_ops)
+    assert lines == ["Tracing ext4 operations slower than 10000 ms",
+                     "TIME     COMM           PID    T BYTES   OFF_KB   LAT(ms) FILENAME"]
+
+
+def test_ext4slower_without_kprobes_says_so():
+    if kprobes_available():
+        pytest.skip("this kernel has kprobes: the error path is for kernels without them")
+    with pytest.raises(pybpf.AttachError, match="kernel has no kprobes"):
+        ext4slower.run(["0", "-d", "0.1"], out=io.StringIO())
 
 
 def test_runqlat_sees_two_busy_processes_share_a_cpu():

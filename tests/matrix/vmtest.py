@@ -37,9 +37,10 @@ LISTS_MAX_AGE = 24 * 3600
 GUEST_OUT = "/tmp/matrix-out"  # where the writable results share appears inside the guest
 MODULE_TARGETS = ("virtio_pci", "9pnet_virtio", "9p")
 # what the networking tests need (veth pairs, TC clsact + cls_bpf) and the block I/O tests
-# (a virtio disk); loaded when they are modules, skipped when built in or absent (the tests
-# then say what the kernel lacks)
-OPTIONAL_MODULES = ("veth", "sch_ingress", "cls_bpf", "virtio_blk")
+# (a virtio disk; ext4, and the crc32c its metadata checksums need, for ext4slower); loaded
+# when they are modules, skipped when built in or absent (the tests then say what the
+# kernel lacks)
+OPTIONAL_MODULES = ("veth", "sch_ingress", "cls_bpf", "virtio_blk", "crc32c_generic", "ext4")
 SCRATCH_DISK_MB = 16  # a blank virtio disk for block I/O tests (biolatency reads it)
 XZ_MAGIC = b"\xfd7zXZ\x00"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -590,7 +591,8 @@ def boot(kernel: Kernel, image: Path, command: str, results: Path, timeout: int)
     share = results / kernel.label
     shutil.rmtree(share, ignore_errors=True)
     share.mkdir(parents=True)
-    (share / "cmd.sh").write_text(command + "\n")
+    # the scratch disk is the guest's one virtio disk: tests may format it (ext4slower)
+    (share / "cmd.sh").write_text(f"export PYBPF_SCRATCH_DISK=/dev/vda\n{command}\n")
     initrd = build_initramfs(kernel, results / f".initrd-{kernel.label}.cpio")
     disk = results / f".disk-{kernel.label}.img"
     with open(disk, "wb") as f:

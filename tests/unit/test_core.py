@@ -260,3 +260,32 @@ def test_type_matches_rules_of_libbpf():
     assert not _types_match(local, fwd_u, target, s2, 0, True)  # union fwd vs struct
     assert not _types_match(local, fwd_s, target, s2, 0)        # not behind a pointer
     assert _types_match(local, ps, target, p_other, 0)   # behind a pointer, members unchecked
+
+
+def test_anonymous_member_on_the_local_path_is_not_matched_by_index():
+    """6.18 wraps file.f_path in an anonymous union; objects built on it must still
+    relocate file.f_path.dentry on kernels with a plain member (and the reverse)."""
+    def btf(wrapped: bool):
+        b = Builder()
+        c = common(b)
+        path = b.struct("path", 16, [("mnt", c["u64"], 0), ("dentry", c["u64"], 64)])
+        members = [("f_count", c["u64"], 0), ("f_flags", c["u32"], 64)]
+        if wrapped:
+            anon = b.union("", 16, [("f_path", path, 0), ("__f_path", path, 0)])
+            members.append(("", anon, 128))
+        else:
+            members += [("f_lock", c["u32"], 96), ("f_path", path, 192)]
+        file_id = b.struct("file", 64, members)
+        return b.build(), file_id
+
+    for local_wrapped in (True, False):
+        local, file_id = btf(local_wrapped)
+        target, _ = btf(not local_wrapped)
+        access = "0:2:0:1" if local_wrapped else "0:3:1"
+        rel = CoreRelocator(local, target)
+        local_off = 24 if local_wrapped else 32
+        code = bytearray(I.Insn(LDX_DW, 1, 1, local_off, 0).encode())
+        res = rel.relocate_section(code, [CoreRelo(0, file_id, access, int(K.FIELD_BYTE_OFFSET))],
+                                   "s")[0]
+        assert not res.poison, res.fail_reason
+        assert res.new_val == (32 if local_wrapped else 24) == I.decode(code, 0).off
