@@ -29,6 +29,9 @@ _EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
 _SHDR = struct.Struct("<IIQQQQIIQQ")   # name type flags addr offset size link info align entsize
 _SYM = struct.Struct("<IBBHQQ")        # name info other shndx value size
 SHT_PROGBITS, SHT_SYMTAB, SHT_RELA, SHT_NOBITS, SHT_REL = 1, 2, 4, 8, 9
+# a .bss becomes one array map value: none can be this large (the kernel's cap is the
+# largest kmalloc, a few MiB), and a corrupt size must not make us allocate gigabytes
+MAX_NOBITS = 64 << 20
 _SHN = {0: "SHN_UNDEF", 0xFFF1: "SHN_ABS", 0xFFF2: "SHN_COMMON", 0xFFFF: "SHN_XINDEX"}
 _STT = ("STT_NOTYPE", "STT_OBJECT", "STT_FUNC", "STT_SECTION", "STT_FILE", "STT_COMMON",
         "STT_TLS")
@@ -146,6 +149,10 @@ def _read_elf(data: bytes, path: str) -> _Parsed:
     for idx, (sh_name, sh_type, flags, _a, off, size, link, info, _al, _es) in enumerate(hdrs):
         if sh_type != SHT_NOBITS and off + size > len(data):
             raise ELFError(f"section #{idx} extends past the end of the file", path=path)
+        if sh_type == SHT_NOBITS and size > MAX_NOBITS:
+            raise ELFError(f"section #{idx}: zero-filled size {size} is over "
+                           f"{MAX_NOBITS >> 20} MiB, more than a BPF map value can hold",
+                           path=path)
         secs.append(_Section(_cstr(data, str_off, sh_name), sh_type, flags, off, size, link, info))
     p = _Parsed(path, _obj_name(path))
     symtab = None

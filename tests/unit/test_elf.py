@@ -104,3 +104,16 @@ def test_relocation_to_unknown_symbol():
             struct.pack_into("<H", data, off, 0)
     with pytest.raises(pybpf.ELFError, match="unresolved symbol 'legacy_counts'"):
         pybpf.ObjectSpec.from_bytes(bytes(data))
+
+
+def test_huge_bss_size_is_refused_not_allocated():
+    """Found by the fuzzer: a corrupt .bss size made the parser allocate it (MemoryError)."""
+    import io
+
+    from elftools.elf.elffile import ELFFile
+    data = bytearray(Path(obj_path("loader_basic")).read_bytes())
+    elf = ELFFile(io.BytesIO(bytes(data)))
+    idx = next(i for i, s in enumerate(elf.iter_sections()) if s.name == ".bss")
+    struct.pack_into("<Q", data, elf["e_shoff"] + idx * elf["e_shentsize"] + 32, 1 << 56)
+    with pytest.raises(pybpf.ELFError, match=r"zero-filled size 72057594037927936 is over 64 MiB"):
+        pybpf.ObjectSpec.from_bytes(bytes(data))
