@@ -10,17 +10,21 @@ def object_path(name: str) -> str:
     return os.path.join(os.path.dirname(os.path.dirname(__file__)), "bpf", f"{name}.bpf.o")
 
 
-def report_loop(interval: float, count: int, timestamp: bool, render, out) -> None:  # noqa: ANN001
-    """bcc's loop of the histogram tools: every ``interval`` seconds a blank line, the time
-    (``-T``) and ``render()``'s text; Ctrl-C (or SIGTERM, made one by the caller) prints
-    once more and ends, and so does the ``count``-th report."""
+def report_loop(interval: float, count: int, timestamp: bool, render, out,  # noqa: ANN001
+                duration: float = 0) -> None:
+    """bcc's loop of the summarizing tools: every ``interval`` seconds a blank line, the
+    time (``-T``) and ``render()``'s text; Ctrl-C (or SIGTERM, made one by the caller)
+    prints once more and ends, and so do the ``count``-th report and the one that reaches
+    ``duration`` seconds."""
     import signal
     import time
 
+    seconds = 0.0
     while True:
         exiting = False
         try:
             time.sleep(interval)
+            seconds += interval
         except KeyboardInterrupt:
             exiting = True
             signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -32,5 +36,5 @@ def report_loop(interval: float, count: int, timestamp: bool, render, out) -> No
             print(text, file=out)
         out.flush()
         count -= 1
-        if exiting or count == 0:
+        if exiting or count == 0 or (duration and seconds >= duration):
             return

@@ -10,22 +10,20 @@ expression. Not here: bcc's ``-F`` (a histogram per function) and ``-l`` (nestin
 
 from __future__ import annotations
 
-import fnmatch
 import signal
 import sys
-import time
 from collections.abc import Sequence
 
 import pybpf
 
 from ..hist import log2_hist
-from . import object_path
+from . import object_path, report_loop
 from ._options import Arg, Opt, parse
+from ._targets import functions
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Callable
 
 EXAMPLES = """examples:
     pybpf funclatency do_sys_open       # time the do_sys_open() kernel function
@@ -56,40 +54,6 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                  OPTIONS, argv, ARGS, EXAMPLES)
 
 
-def _matcher(pattern: str, regexp: bool) -> Callable[[str], bool] | None:
-    """None for a plain name; else a test of names (a glob, or a regex with ``-r``)."""
-    if regexp:
-        import re
-        rx = re.compile(pattern)
-        return lambda n: rx.search(n) is not None
-    if any(c in pattern for c in "*?["):
-        return lambda n: fnmatch.fnmatchcase(n, pattern)
-    return None
-
-
-def _targets(a: argparse.Namespace) -> tuple[str | None, list[str]]:
-    """(binary or None for the kernel, function names) the pattern stands for."""
-    parts = a.pattern.split(":")
-    if len(parts) > 2 or not parts[-1]:
-        raise pybpf.AttachError(f"unrecognized pattern format '{a.pattern}'")
-    func, match = parts[-1], _matcher(parts[-1], a.regexp)
-    if len(parts) == 2:
-        from ..attach.uprobe import elf_symbols, resolve_binary
-        binary = resolve_binary(parts[0])
-        if match is None:
-            return binary, [func]
-        names = sorted(n for n in elf_symbols(binary).funcs if match(n))
-        where = binary
-    else:
-        if match is None:
-            return None, [func]
-        from ..attach.kprobe import traceable_functions
-        binary, names, where = None, sorted(n for n in traceable_functions() if match(n)), "the kernel"
-    if not names:
-        raise pybpf.AttachError(f"no function in {where} matches '{func}'")
-    return binary, names
-
-
 def _attach(obj: pybpf.Object, binary: str | None, names: list[str], multi: bool,
             pid: int) -> list[pybpf.Link]:
     """Entry and return probes on every function (one kprobe.multi pair if ``multi``)."""
@@ -118,7 +82,7 @@ def run(argv: Sequence[str], out=sys.stdout, ready=None) -> int:  # noqa: ANN001
     a = parse_args(argv)
     unit, div = (("msecs", 1000000) if a.milliseconds else
                  ("usecs", 1000) if a.microseconds else ("nsecs", 1))
-    binary, names = _targets(a)
+    binary, names = functions(a.pattern, a.regexp)
     from .. import features
     multi = binary is None and len(names) > 1 and features.kprobe_multi()
     spec = pybpf.ObjectSpec.from_file(object_path("funclatency"))
@@ -133,40 +97,26 @@ def run(argv: Sequence[str], out=sys.stdout, ready=None) -> int:  # noqa: ANN001
             if ready is not None:
                 ready()
             signal.signal(signal.SIGTERM, signal.default_int_handler)
-            _report(obj, a, interval, unit, div, out)
+            report_loop(interval, -1, a.timestamp, lambda: _render(obj, unit, div), out,
+                        a.duration)
+            print("Detaching...", file=out, flush=True)
         finally:
             for link in links:
                 link.close()
     return 0
 
 
-def _report(obj: pybpf.Object, a: argparse.Namespace, interval: float, unit: str, div: int,
-            out) -> None:  # noqa: ANN001
-    """bcc's loop: a histogram (and the average) every interval, until Ctrl-C or duration."""
-    bss, seconds, exiting = obj.bss, 0.0, False
-    while not exiting:
-        try:
-            time.sleep(interval)
-            seconds += interval
-        except KeyboardInterrupt:
-            exiting = True
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-        if a.duration and seconds >= a.duration:
-            exiting = True
-        hist, total, calls = bss.hist, bss.total_ns, bss.calls   # then cleared, as bcc does
-        bss.hist, bss.total_ns, bss.calls = (0,) * len(hist), 0, 0
-        print(file=out)
-        if a.timestamp:
-            print(time.strftime("%H:%M:%S"), file=out)
-        text = log2_hist(hist, unit)
-        if text:
-            print(text, file=out)
-        if calls:
-            scaled = total / div
-            print(f"\navg = {int(scaled / calls)} {unit}, total: {int(scaled)} {unit}, "
-                  f"count: {calls}\n", file=out)
-        out.flush()
-    print("Detaching...", file=out, flush=True)
+def _render(obj: pybpf.Object, unit: str, div: int) -> str:
+    """The histogram and average since the last report (then cleared, as bcc does)."""
+    bss = obj.bss
+    hist, total, calls = bss.hist, bss.total_ns, bss.calls
+    bss.hist, bss.total_ns, bss.calls = (0,) * len(hist), 0, 0
+    text = log2_hist(hist, unit)
+    if calls:
+        scaled = total / div
+        text += (f"\n\navg = {int(scaled / calls)} {unit}, total: {int(scaled)} {unit}, "
+                 f"count: {calls}\n")
+    return text
 
 
 def main(argv: Sequence[str]) -> int:

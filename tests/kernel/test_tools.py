@@ -18,6 +18,7 @@ from pybpf.tools import (
     biosnoop,
     execsnoop,
     ext4slower,
+    funccount,
     gethostlatency,
     opensnoop,
     profile,
@@ -358,6 +359,52 @@ def test_ext4slower_without_kprobes_says_so():
         pytest.skip("this kernel has kprobes: the error path is for kernels without them")
     with pytest.raises(pybpf.AttachError, match="kernel has no kprobes"):
         ext4slower.run(["0", "-d", "0.1"], out=io.StringIO())
+
+
+def _funccount(pattern: str, calls: int) -> dict[str, int]:
+    """funccount's counts while this process calls getppid() ``calls`` times."""
+    out, ready = io.StringIO(), threading.Event()
+
+    def work() -> None:
+        ready.wait(10)
+        time.sleep(0.2)
+        for _ in range(calls):
+            os.getppid()
+
+    t = threading.Thread(target=work)
+    t.start()
+    funccount.run(["-p", str(os.getpid()), "-d", "1.5", pattern], out=out, ready=ready.set)
+    t.join()
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("Tracing ") and lines[0].endswith(
+        f' functions for "{pattern}"... Hit Ctrl-C to end.')
+    assert lines[1:3] == ["", "FUNC                                    COUNT"]
+    assert lines[-1] == "Detaching..."
+    rows = [ln.rsplit(None, 1) for ln in lines[3:-1]]
+    counts = [int(n) for _, n in rows]
+    assert counts == sorted(counts) and all(counts)           # least frequent first, no zeros
+    return {name.strip(): int(n) for name, n in rows}
+
+
+def test_funccount_counts_this_processes_calls():
+    assert _funccount("t:syscalls:sys_enter_getp*", 17).get("syscalls:sys_enter_getppid") == 17
+    assert _funccount("c:getppid", 23) == {"getppid": 23}
+
+
+def test_funccount_counts_kernel_functions():
+    require_feature(kprobes_available(), "kprobes (CONFIG_KPROBES unset)")
+    counts = _funccount("*sys_getppid", 19)                    # several, kprobe.multi on 6.1+
+    # the syscall's body, whatever the kernel calls it (__do_sys_getppid here)
+    assert all(n.endswith("sys_getppid") for n in counts) and 19 in counts.values(), counts
+
+
+def test_funccount_clear_errors():
+    with pytest.raises(pybpf.AttachError, match="unknown tracepoint pybpf_no:such"):
+        funccount.run(["t:pybpf_no:such"], out=io.StringIO())
+    with pytest.raises(pybpf.AttachError, match="no tracepoint matches 'pybpf_no:such"):
+        funccount.run(["t:pybpf_no:such*"], out=io.StringIO())
+    with pytest.raises(pybpf.AttachError, match="USDT patterns"):
+        funccount.run(["u:c:setjmp"], out=io.StringIO())
 
 
 def test_runqlat_sees_two_busy_processes_share_a_cpu():
