@@ -21,4 +21,23 @@ static __always_inline __u32 pybpf_log2_slot(__u64 v)
 	return n + 1;
 }
 
+/* Count ``value`` in its log2 bucket of the histogram at ``key`` in hash map ``hists``
+ * (values: __u32 slots[PYBPF_LOG2_SLOTS]), made from ``zero`` on first use. */
+static __always_inline void pybpf_hist_add(void *hists, const void *key, const void *zero,
+					   __u64 value)
+{
+	__u32 *slots, slot;
+
+	slots = bpf_map_lookup_elem(hists, key);
+	if (!slots) {
+		bpf_map_update_elem(hists, key, zero, BPF_NOEXIST);
+		slots = bpf_map_lookup_elem(hists, key);
+		if (!slots)
+			return;
+	}
+	slot = pybpf_log2_slot(value);
+	if (slot < PYBPF_LOG2_SLOTS)
+		__sync_fetch_and_add(&slots[slot], 1);
+}
+
 #endif

@@ -3,15 +3,14 @@
  * operation, sector and size, the time from issue to completion (and from queue insertion
  * to issue). BTF tracepoints: block_bio_queue sees the submitting task (its bio becomes
  * the request's first bio), block_rq_insert/issue/complete stamp and measure the request.
- * The prototype and field changes of biolatency.bpf.c apply here too (CO-RE, no versions):
- * block_bio_queue, block_rq_insert and block_rq_issue lost the queue argument in 5.11. */
+ * The tracepoints' argument changes are handled in pybpf_block.h (CO-RE, no versions). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "pybpf.h"
+#include "pybpf_block.h"
 
-#define MINORBITS 20
 #define REQ_OP_MASK 0xff
 #define REQ_OP_WRITE 1
 
@@ -65,42 +64,11 @@ PYBPF_EVENT(events, struct event);
 
 static const struct stage zero_stage;
 
-typedef void (*btf_trace_block_bio_queue___bio)(void *, struct bio *);
-typedef void (*btf_trace_block_rq_insert___rq)(void *, struct request *);
-typedef void (*btf_trace_block_rq_issue___rq)(void *, struct request *);
-
-struct request___rq_disk {
-	struct gendisk *rq_disk;
-} __attribute__((preserve_access_index));
-
-static __always_inline __u32 rq_dev(struct request *rq)
-{
-	struct request___rq_disk *old = (void *)rq;
-	struct gendisk *disk;
-
-	if (bpf_core_field_exists(old->rq_disk))
-		disk = BPF_CORE_READ(old, rq_disk);
-	else
-		disk = BPF_CORE_READ(rq, q, disk);
-	if (!disk)
-		return 0;
-	return (BPF_CORE_READ(disk, major) << MINORBITS) | BPF_CORE_READ(disk, first_minor);
-}
-
 SEC("tp_btf/block_bio_queue")
 int block_bio_queue(__u64 *ctx)
 {
 	struct who who = {.pid = bpf_get_current_pid_tgid() >> 32};
-	__u64 key;
-
-	/* two loads at constant offsets: a computed ctx offset is refused by the verifier */
-	if (bpf_core_type_matches(btf_trace_block_bio_queue___bio)) {
-		key = ctx[0];
-		barrier_var(key);
-	} else {
-		key = ctx[1];
-		barrier_var(key);
-	}
+	__u64 key = (__u64)pybpf_bio_queue_arg(ctx);
 
 	bpf_get_current_comm(who.comm, sizeof(who.comm));
 	bpf_map_update_elem(&bio_who, &key, &who, BPF_ANY);
@@ -117,7 +85,7 @@ static __always_inline struct stage *stage_of(struct request *rq)
 	s = bpf_map_lookup_elem(&stages, &key);
 	if (s)
 		return s;
-	if (targ_dev && rq_dev(rq) != targ_dev)
+	if (targ_dev && pybpf_rq_dev(rq) != targ_dev)
 		return 0;
 	bpf_map_update_elem(&stages, &key, &zero_stage, BPF_NOEXIST);
 	s = bpf_map_lookup_elem(&stages, &key);
@@ -156,17 +124,13 @@ static __always_inline int stamp(struct request *rq, bool insert)
 SEC("tp_btf/block_rq_insert")
 int block_rq_insert(__u64 *ctx)
 {
-	if (bpf_core_type_matches(btf_trace_block_rq_insert___rq))
-		return stamp((struct request *)ctx[0], true);
-	return stamp((struct request *)ctx[1], true);
+	return stamp(pybpf_rq_insert_arg(ctx), true);
 }
 
 SEC("tp_btf/block_rq_issue")
 int block_rq_issue(__u64 *ctx)
 {
-	if (bpf_core_type_matches(btf_trace_block_rq_issue___rq))
-		return stamp((struct request *)ctx[0], false);
-	return stamp((struct request *)ctx[1], false);
+	return stamp(pybpf_rq_issue_arg(ctx), false);
 }
 
 SEC("tp_btf/block_rq_complete")
@@ -192,7 +156,7 @@ int BPF_PROG(block_rq_complete, struct request *rq, int error, unsigned int nr_b
 		e->len = nr_bytes;
 		e->pid = s->who.pid;
 		__builtin_memcpy(e->comm, s->who.comm, sizeof(e->comm));
-		e->dev = rq_dev(rq);
+		e->dev = pybpf_rq_dev(rq);
 		e->rwflag = (BPF_CORE_READ(rq, cmd_flags) & REQ_OP_MASK) == REQ_OP_WRITE;
 		bpf_ringbuf_submit(e, 0);
 	}

@@ -74,8 +74,7 @@ int BPF_PROG(sched_wakeup_new, struct task_struct *p)
 SEC("tp_btf/sched_switch")
 int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	__u32 tid = BPF_CORE_READ(next, pid), key, slot;
-	struct hist *h;
+	__u32 tid = BPF_CORE_READ(next, pid), key;
 	__u64 *tsp;
 	__s64 delta;
 
@@ -89,16 +88,7 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 	if (delta < 0)
 		return 0;
 	key = targ_per_process ? BPF_CORE_READ(next, tgid) : targ_per_thread ? tid : ALL_KEY;
-	h = bpf_map_lookup_elem(&hists, &key);
-	if (!h) {
-		bpf_map_update_elem(&hists, &key, &zero_hist, BPF_NOEXIST);
-		h = bpf_map_lookup_elem(&hists, &key);
-		if (!h)
-			return 0;
-	}
-	slot = pybpf_log2_slot(delta / (targ_ms ? 1000000 : 1000));
-	if (slot < PYBPF_LOG2_SLOTS)
-		__sync_fetch_and_add(&h->slots[slot], 1);
+	pybpf_hist_add(&hists, &key, &zero_hist, delta / (targ_ms ? 1000000 : 1000));
 	return 0;
 }
 
