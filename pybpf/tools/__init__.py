@@ -38,3 +38,42 @@ def report_loop(interval: float, count: int, timestamp: bool, render, out,  # no
         count -= 1
         if exiting or count == 0 or (duration and seconds >= duration):
             return
+
+
+def print_events(events, duration: float, line, out) -> None:  # noqa: ANN001
+    """The tracing tools' loop: ``line(event)`` printed for each event of ``events`` (a
+    ring or perf buffer; a line of None is left out) until Ctrl-C, SIGTERM or ``duration``
+    seconds (0: no end)."""
+    import signal
+    import time
+
+    deadline = time.monotonic() + duration if duration else None
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            for e in events.poll(timeout=0.1):
+                text = line(e)
+                if text is not None:
+                    print(text, file=out)
+            out.flush()
+    except KeyboardInterrupt:
+        pass
+
+
+def close_all(links) -> None:  # noqa: ANN001
+    """Detach ``links``, last attached first."""
+    for link in reversed(links):
+        link.close()
+
+
+def attach_all(makers) -> list:  # noqa: ANN001
+    """The links ``makers`` (callables that attach one each) return; none stays attached
+    if one fails."""
+    links: list = []
+    try:
+        for make in makers:
+            links.append(make())
+    except BaseException:
+        close_all(links)
+        raise
+    return links

@@ -8,14 +8,13 @@ with (``-s``, e.g. ``-s /lib/libreadline.so``). ``-d`` (a duration) is this tool
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
 from collections.abc import Sequence
 
 import pybpf
 
-from . import object_path
+from . import object_path, print_events
 from ._options import Opt, parse
 
 TYPE_CHECKING = False
@@ -50,15 +49,8 @@ def run(argv: Sequence[str], out=sys.stdout, ready=None) -> int:  # noqa: ANN001
             print(f"{'TIME':<9} {'PID':<7} COMMAND", file=out, flush=True)
             if ready is not None:
                 ready()
-            deadline = time.monotonic() + a.duration if a.duration else None
-            signal.signal(signal.SIGTERM, signal.default_int_handler)
-            try:
-                while deadline is None or time.monotonic() < deadline:
-                    for e in events.poll(timeout=0.1):
-                        print(f"{time.strftime('%H:%M:%S'):<9} {e.pid:<7d} {e.str}", file=out,
-                              flush=True)
-            except KeyboardInterrupt:
-                pass
+            print_events(events, a.duration,
+                         lambda e: f"{time.strftime('%H:%M:%S'):<9} {e.pid:<7d} {e.str}", out)
         finally:
             link.close()
     return 0

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import pybpf
 
 from ..hist import log2_hist, print_map_hists
-from . import object_path, report_loop
+from . import attach_all, close_all, object_path, report_loop
 from ._block import dev_namer, disk_dev
 from ._options import Arg, Opt, parse
 
@@ -104,7 +104,7 @@ def run(argv: Sequence[str], out=sys.stdout, ready=None) -> int:  # noqa: ANN001
     rodata = {"targ_queued": a.queued, "targ_per_disk": a.disks, "targ_per_flag": a.flags,
               "targ_ms": a.milliseconds, "targ_dev": dev}
     with pybpf.load(object_path("biolatency"), rodata=rodata) as obj:
-        links = [p.attach() for p in obj.programs.values()]
+        links = attach_all(p.attach for p in obj.programs.values())
         try:
             print("Tracing block device I/O... Hit Ctrl-C to end.", file=out, flush=True)
             if ready is not None:
@@ -114,8 +114,7 @@ def run(argv: Sequence[str], out=sys.stdout, ready=None) -> int:  # noqa: ANN001
             report_loop(a.interval, a.count, a.timestamp,
                         lambda: _render(hists, label, render_args), out)
         finally:
-            for link in links:
-                link.close()
+            close_all(links)
     return 0
 
 

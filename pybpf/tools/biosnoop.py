@@ -9,14 +9,12 @@ the kernel. ``duration`` (seconds) is libbpf-tools'. Not here: bcc's ``-P`` (pat
 
 from __future__ import annotations
 
-import signal
 import sys
-import time
 from collections.abc import Sequence
 
 import pybpf
 
-from . import object_path
+from . import attach_all, close_all, object_path, print_events
 from ._block import dev_namer, disk_dev
 from ._options import Arg, Opt, parse
 
@@ -63,27 +61,22 @@ def run(argv: Sequence[str], out=sys.stdout, ready=None) -> int:  # noqa: ANN001
     rodata = {"targ_queued": a.queue, "targ_dev": disk_dev(a.disk) if a.disk else 0}
     name = dev_namer()
     with pybpf.load(object_path("biosnoop"), rodata=rodata) as obj:
-        links = [p.attach() for p in obj.programs.values()]
+        links = attach_all(p.attach for p in obj.programs.values())
         try:
             events = obj.maps["events"]
             print(header(a.queue), file=out, flush=True)
             if ready is not None:
                 ready()
-            deadline = time.monotonic() + a.duration if a.duration else None
-            t0 = None                  # bcc: times from the first event
-            signal.signal(signal.SIGTERM, signal.default_int_handler)
-            try:
-                while deadline is None or time.monotonic() < deadline:
-                    for e in events.poll(timeout=0.1):
-                        if t0 is None:
-                            t0 = e.ts
-                        print(format_event(e, a.queue, t0, name(e.dev)), file=out)
-                    out.flush()
-            except KeyboardInterrupt:
-                pass
+            t0: list[int] = []         # bcc: times from the first event
+
+            def line(e) -> str:  # noqa: ANN001
+                if not t0:
+                    t0.append(e.ts)
+                return format_event(e, a.queue, t0[0], name(e.dev))
+
+            print_events(events, a.duration, line, out)
         finally:
-            for link in links:
-                link.close()
+            close_all(links)
     return 0
 
 

@@ -10,14 +10,13 @@ opensnoop's) is this tool's own. Not here: bcc's ``--cgroupmap``/``--mntnsmap``.
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
 from collections.abc import Sequence
 
 import pybpf
 
-from . import object_path
+from . import attach_all, close_all, object_path, print_events
 from ._options import Opt, parse
 
 TYPE_CHECKING = False
@@ -120,29 +119,25 @@ def run(argv: Sequence[str], out=sys.stdout, ready=None) -> int:  # noqa: ANN001
     rodata = {"targ_uid": a.uid if a.uid >= 0 else 0xFFFFFFFF, "targ_ppid": a.ppid,
               "ignore_failed": not a.fails, "max_args": a.max_args}
     with pybpf.load(object_path("execsnoop"), rodata=rodata) as obj:
-        links = [p.attach() for p in obj.programs.values()]
+        links = attach_all(p.attach for p in obj.programs.values())
         try:
             events = obj.maps["events"]
             print(header(a), file=out, flush=True)
             if ready is not None:
                 ready()
             t0 = time.monotonic()
-            deadline = t0 + a.duration if a.duration else None
-            signal.signal(signal.SIGTERM, signal.default_int_handler)
-            try:
-                while deadline is None or time.monotonic() < deadline:
-                    for e in events.poll(timeout=0.1):
-                        text = arg_text(e, a.quote)
-                        if name is not None and not name.search(e.comm):
-                            continue
-                        if line is not None and not line.search(text):
-                            continue
-                        print(format_event(e, a, t0, text), file=out, flush=True)
-            except KeyboardInterrupt:
-                pass
+
+            def event_line(e) -> str | None:  # noqa: ANN001
+                text = arg_text(e, a.quote)
+                if name is not None and not name.search(e.comm):
+                    return None
+                if line is not None and not line.search(text):
+                    return None
+                return format_event(e, a, t0, text)
+
+            print_events(events, a.duration, event_line, out)
         finally:
-            for link in links:
-                link.close()
+            close_all(links)
     return 0
 
 

@@ -10,14 +10,13 @@ every operation; ``-j`` prints CSV. ``-d`` (a duration) is this tool's own.
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
 from collections.abc import Sequence
 
 import pybpf
 
-from . import object_path
+from . import attach_all, close_all, object_path, print_events
 from ._options import Arg, Opt, parse
 
 TYPE_CHECKING = False
@@ -66,17 +65,11 @@ def format_event(e: object, csv: bool) -> str:
 
 
 def _attach(obj: pybpf.Object) -> list[pybpf.Link]:
-    links: list[pybpf.Link] = []
-    try:
-        for prog in ("read_entry", "write_entry", "open_entry", "fsync_entry"):
-            links.append(obj.programs[prog].attach())
-        ret = obj.programs["op_return"]
-        links += [ret.attach_kprobe(f, retprobe=True) for f in FUNCTIONS]
-    except BaseException:
-        for link in links:
-            link.close()
-        raise
-    return links
+    """The entry kprobes (from their SEC names) and the kretprobe on each function."""
+    ret = obj.programs["op_return"]
+    return attach_all([*(obj.programs[p].attach for p in
+                         ("read_entry", "write_entry", "open_entry", "fsync_entry")),
+                       *(lambda f=f: ret.attach_kprobe(f, retprobe=True) for f in FUNCTIONS)])
 
 
 def run(argv: Sequence[str], out=sys.stdout, ready=None) -> int:  # noqa: ANN001
@@ -90,18 +83,9 @@ def run(argv: Sequence[str], out=sys.stdout, ready=None) -> int:  # noqa: ANN001
             print(header(a), file=out, flush=True)
             if ready is not None:
                 ready()
-            deadline = time.monotonic() + a.duration if a.duration else None
-            signal.signal(signal.SIGTERM, signal.default_int_handler)
-            try:
-                while deadline is None or time.monotonic() < deadline:
-                    for e in events.poll(timeout=0.1):
-                        print(format_event(e, a.csv), file=out)
-                    out.flush()
-            except KeyboardInterrupt:
-                pass
+            print_events(events, a.duration, lambda e: format_event(e, a.csv), out)
         finally:
-            for link in links:
-                link.close()
+            close_all(links)
     return 0
 
 

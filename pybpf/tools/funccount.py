@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import pybpf
 
-from . import object_path, report_loop
+from . import close_all, object_path, report_loop
 from ._options import Arg, Opt, parse
 
 TYPE_CHECKING = False
@@ -129,8 +129,7 @@ class Counter:
         return out
 
     def close(self) -> None:
-        for link in self.links:
-            link.close()
+        close_all(self.links)
         for obj in self.objects:
             obj.close()
 

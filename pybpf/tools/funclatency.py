@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import pybpf
 
 from ..hist import log2_hist
-from . import object_path, report_loop
+from . import attach_all, close_all, object_path, report_loop
 from ._options import Arg, Opt, parse
 from ._targets import functions
 
@@ -57,24 +57,15 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 def _attach(obj: pybpf.Object, binary: str | None, names: list[str], multi: bool,
             pid: int) -> list[pybpf.Link]:
     """Entry and return probes on every function (one kprobe.multi pair if ``multi``)."""
-    links: list[pybpf.Link] = []
-    try:
-        if multi:
-            for prog, ret in (("func_entry_multi", False), ("func_exit_multi", True)):
-                links.append(obj.programs[prog].attach_kprobe_multi(names, retprobe=ret))
-            return links
-        entry, ret = obj.programs["func_entry"], obj.programs["func_exit"]
-        for name in names:
-            if binary is None:
-                links += [entry.attach_kprobe(name), ret.attach_kprobe(name, retprobe=True)]
-            else:
-                links += [entry.attach_uprobe(binary, name, pid=pid or -1),
-                          ret.attach_uprobe(binary, name, retprobe=True, pid=pid or -1)]
-    except BaseException:
-        for link in links:
-            link.close()
-        raise
-    return links
+    if multi:
+        return attach_all(lambda p=p, r=r: obj.programs[p].attach_kprobe_multi(names, retprobe=r)
+                          for p, r in (("func_entry_multi", False), ("func_exit_multi", True)))
+    entry, ret = obj.programs["func_entry"], obj.programs["func_exit"]
+    if binary is None:
+        return attach_all(lambda n=n, r=r: (ret if r else entry).attach_kprobe(n, retprobe=r)
+                          for n in names for r in (False, True))
+    return attach_all(lambda n=n, r=r: (ret if r else entry).attach_uprobe(
+        binary, n, retprobe=r, pid=pid or -1) for n in names for r in (False, True))
 
 
 def run(argv: Sequence[str], out=sys.stdout, ready=None) -> int:  # noqa: ANN001
@@ -101,8 +92,7 @@ def run(argv: Sequence[str], out=sys.stdout, ready=None) -> int:  # noqa: ANN001
                         a.duration)
             print("Detaching...", file=out, flush=True)
         finally:
-            for link in links:
-                link.close()
+            close_all(links)
     return 0
 
 

@@ -9,14 +9,13 @@ own.
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
 from collections.abc import Sequence
 
 import pybpf
 
-from . import object_path
+from . import close_all, object_path, print_events
 from ._options import Opt, parse
 
 TYPE_CHECKING = False
@@ -55,8 +54,7 @@ def _attach(obj: pybpf.Object, pid: int) -> list[pybpf.Link]:
                 continue
             links.append(ret.attach_uprobe(LIBC, name, retprobe=True, pid=pid or -1))
     except BaseException:
-        for link in links:
-            link.close()
+        close_all(links)
         raise
     return links
 
@@ -71,18 +69,11 @@ def run(argv: Sequence[str], out=sys.stdout, ready=None) -> int:  # noqa: ANN001
             print(f"{'TIME':<9} {'PID':<7} {'COMM':<16} {'LATms':>10} HOST", file=out, flush=True)
             if ready is not None:
                 ready()
-            deadline = time.monotonic() + a.duration if a.duration else None
-            signal.signal(signal.SIGTERM, signal.default_int_handler)
-            try:
-                while deadline is None or time.monotonic() < deadline:
-                    for e in events.poll(timeout=0.1):
-                        print(f"{time.strftime('%H:%M:%S'):<9} {e.pid:<7d} {e.comm:<16} "
-                              f"{e.delta / 1e6:>10.2f} {e.host}", file=out, flush=True)
-            except KeyboardInterrupt:
-                pass
+            print_events(events, a.duration,
+                         lambda e: f"{time.strftime('%H:%M:%S'):<9} {e.pid:<7d} {e.comm:<16} "
+                                   f"{e.delta / 1e6:>10.2f} {e.host}", out)
         finally:
-            for link in links:
-                link.close()
+            close_all(links)
     return 0
 
 

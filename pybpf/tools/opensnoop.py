@@ -6,14 +6,13 @@
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import time
 from collections.abc import Sequence
 
 import pybpf
 
-from . import object_path
+from . import attach_all, close_all, object_path, print_events
 from ._options import Opt, parse
 
 TYPE_CHECKING = False
@@ -69,26 +68,18 @@ def run(argv: Sequence[str], out=sys.stdout, ready=None) -> int:  # noqa: ANN001
     rodata = {"targ_tgid": a.pid, "targ_pid": a.tid, "targ_failed": a.failed}
     with pybpf.load(object_path("opensnoop"), rodata=rodata) as obj:
         # open(2) has no tracepoint on arm64-style syscall tables: attach what exists
-        links = [p.attach() for n, p in obj.programs.items()
-                 if _tracepoint_exists("syscalls", n.replace("tp_", "sys_"))]
+        links = attach_all(p.attach for n, p in obj.programs.items()
+                           if _tracepoint_exists("syscalls", n.replace("tp_", "sys_")))
         events = obj.maps["events"]
         print(header(a), file=out, flush=True)
         if ready is not None:
             ready()
         t0 = time.monotonic_ns()
-        deadline = time.monotonic() + a.duration if a.duration else None
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:
-            while deadline is None or time.monotonic() < deadline:
-                for e in events.poll(timeout=0.1):
-                    if a.name and a.name not in e.comm:
-                        continue
-                    print(format_event(e, a, t0), file=out, flush=True)
-        except KeyboardInterrupt:
-            pass
+            print_events(events, a.duration, lambda e: None if a.name and a.name not in e.comm
+                         else format_event(e, a, t0), out)
         finally:
-            for link in links:
-                link.close()
+            close_all(links)
     return 0
 
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import pybpf
 
 from ..hist import buckets_from_map, log2_hist, print_map_hists
-from . import object_path, report_loop
+from . import attach_all, close_all, object_path, report_loop
 from ._options import Arg, Opt, parse
 
 TYPE_CHECKING = False
@@ -58,7 +58,7 @@ def run(argv: Sequence[str], out=sys.stdout, ready=None) -> int:  # noqa: ANN001
     rodata = {"targ_per_process": a.pids, "targ_per_thread": a.tids,
               "targ_ms": a.milliseconds, "targ_tgid": a.pid}
     with pybpf.load(object_path("runqlat"), rodata=rodata) as obj:
-        links = [p.attach() for p in obj.programs.values()]
+        links = attach_all(p.attach for p in obj.programs.values())
         try:
             print("Tracing run queue latency... Hit Ctrl-C to end.", file=out, flush=True)
             if ready is not None:
@@ -68,8 +68,7 @@ def run(argv: Sequence[str], out=sys.stdout, ready=None) -> int:  # noqa: ANN001
             report_loop(a.interval, a.count, a.timestamp,
                         lambda: _render(hists, label, section), out)
         finally:
-            for link in links:
-                link.close()
+            close_all(links)
     return 0
 
 

@@ -10,15 +10,13 @@ Not here: bcc's ``--cgroupmap``/``--mntnsmap`` and ``-d`` (DNS).
 
 from __future__ import annotations
 
-import signal
 import socket
 import sys
-import time
 from collections.abc import Sequence
 
 import pybpf
 
-from . import object_path
+from . import object_path, print_events
 from ._options import Opt, parse
 
 TYPE_CHECKING = False
@@ -108,22 +106,19 @@ def run(argv: Sequence[str], out=sys.stdout, ready=None) -> int:  # noqa: ANN001
                 print(header(a), file=out, flush=True)
             if ready is not None:
                 ready()
-            deadline = time.monotonic() + a.duration if a.duration else None
-            signal.signal(signal.SIGTERM, signal.default_int_handler)
-            t0_us = None
-            try:
-                while deadline is None or time.monotonic() < deadline:
-                    for e in events.poll(timeout=0.1):
-                        if a.count:
-                            _ip, saddr, daddr = addresses(e)
-                            key = (saddr, daddr, e.dport)
-                            counts[key] = counts.get(key, 0) + 1
-                            continue
-                        if t0_us is None:
-                            t0_us = e.ts_us
-                        print(format_event(e, a, t0_us), file=out, flush=True)
-            except KeyboardInterrupt:
-                pass
+            t0_us: list[int] = []
+
+            def line(e) -> str | None:  # noqa: ANN001
+                if a.count:
+                    _ip, saddr, daddr = addresses(e)
+                    key = (saddr, daddr, e.dport)
+                    counts[key] = counts.get(key, 0) + 1
+                    return None
+                if not t0_us:
+                    t0_us.append(e.ts_us)
+                return format_event(e, a, t0_us[0])
+
+            print_events(events, a.duration, line, out)
         finally:
             link.close()
     if a.count:
