@@ -77,3 +77,24 @@ def attach_all(makers) -> list:  # noqa: ANN001
         close_all(links)
         raise
     return links
+
+
+def run_summary(name: str, rodata: dict, title: str, a, render_of, out, ready) -> int:  # noqa: ANN001
+    """A histogram tool whose object attaches from its SEC names (runqlat, biolatency):
+    load, attach, print ``title``, then ``report_loop`` over ``render_of(obj)`` with the
+    options' ``interval``, ``count`` and ``timestamp``."""
+    import signal
+
+    import pybpf
+
+    with pybpf.load(object_path(name), rodata=rodata) as obj:
+        links = attach_all(p.attach for p in obj.programs.values())
+        try:
+            print(title, file=out, flush=True)
+            if ready is not None:
+                ready()
+            signal.signal(signal.SIGTERM, signal.default_int_handler)
+            report_loop(a.interval, a.count, a.timestamp, render_of(obj), out)
+        finally:
+            close_all(links)
+    return 0

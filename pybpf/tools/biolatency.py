@@ -9,14 +9,13 @@ completion. ``-D`` prints a histogram per disk, ``-F`` per operation and flags
 
 from __future__ import annotations
 
-import signal
 import sys
 from collections.abc import Sequence
 
 import pybpf
 
 from ..hist import log2_hist, print_map_hists
-from . import attach_all, close_all, object_path, report_loop
+from . import run_summary
 from ._block import dev_namer, disk_dev
 from ._options import Arg, Opt, parse
 
@@ -103,19 +102,9 @@ def run(argv: Sequence[str], out=sys.stdout, ready=None) -> int:  # noqa: ANN001
         render_args = None
     rodata = {"targ_queued": a.queued, "targ_per_disk": a.disks, "targ_per_flag": a.flags,
               "targ_ms": a.milliseconds, "targ_dev": dev}
-    with pybpf.load(object_path("biolatency"), rodata=rodata) as obj:
-        links = attach_all(p.attach for p in obj.programs.values())
-        try:
-            print("Tracing block device I/O... Hit Ctrl-C to end.", file=out, flush=True)
-            if ready is not None:
-                ready()
-            signal.signal(signal.SIGTERM, signal.default_int_handler)
-            hists = obj.maps["hists"]
-            report_loop(a.interval, a.count, a.timestamp,
-                        lambda: _render(hists, label, render_args), out)
-        finally:
-            close_all(links)
-    return 0
+    return run_summary("biolatency", rodata, "Tracing block device I/O... Hit Ctrl-C to end.", a,
+                       lambda obj: lambda: _render(obj.maps["hists"], label, render_args),
+                       out, ready)
 
 
 def _render(hists: pybpf.Map, label: str, sections) -> str:  # noqa: ANN001

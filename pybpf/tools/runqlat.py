@@ -8,14 +8,13 @@ run. ``-P``/``-L`` print a histogram per process/thread. Not here: bcc's ``--pid
 
 from __future__ import annotations
 
-import signal
 import sys
 from collections.abc import Sequence
 
 import pybpf
 
 from ..hist import buckets_from_map, log2_hist, print_map_hists
-from . import attach_all, close_all, object_path, report_loop
+from . import run_summary
 from ._options import Arg, Opt, parse
 
 TYPE_CHECKING = False
@@ -57,19 +56,8 @@ def run(argv: Sequence[str], out=sys.stdout, ready=None) -> int:  # noqa: ANN001
     section = "tid" if a.tids else "pid" if a.pids else None
     rodata = {"targ_per_process": a.pids, "targ_per_thread": a.tids,
               "targ_ms": a.milliseconds, "targ_tgid": a.pid}
-    with pybpf.load(object_path("runqlat"), rodata=rodata) as obj:
-        links = attach_all(p.attach for p in obj.programs.values())
-        try:
-            print("Tracing run queue latency... Hit Ctrl-C to end.", file=out, flush=True)
-            if ready is not None:
-                ready()
-            signal.signal(signal.SIGTERM, signal.default_int_handler)
-            hists = obj.maps["hists"]
-            report_loop(a.interval, a.count, a.timestamp,
-                        lambda: _render(hists, label, section), out)
-        finally:
-            close_all(links)
-    return 0
+    return run_summary("runqlat", rodata, "Tracing run queue latency... Hit Ctrl-C to end.", a,
+                       lambda obj: lambda: _render(obj.maps["hists"], label, section), out, ready)
 
 
 def _render(hists: pybpf.Map, label: str, section: str | None) -> str:
