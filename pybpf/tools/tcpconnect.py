@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import pybpf
 
 from . import object_path, print_events
+from ._inet import addresses
 from ._options import Opt, parse
 
 TYPE_CHECKING = False
@@ -62,13 +63,6 @@ OPTIONS = (
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parse("pybpf tcpconnect", "Trace TCP connects", OPTIONS, argv,  # type: ignore[return-value]
                  epilog=EXAMPLES)
-
-
-def addresses(e: object) -> tuple[int, str, str]:
-    """(IP version, source, destination) of an event, as text."""
-    if e.family == socket.AF_INET6:  # type: ignore[attr-defined]
-        return 6, socket.inet_ntop(socket.AF_INET6, e.saddr), socket.inet_ntop(socket.AF_INET6, e.daddr)  # type: ignore[attr-defined]
-    return 4, socket.inet_ntop(socket.AF_INET, e.saddr[:4]), socket.inet_ntop(socket.AF_INET, e.daddr[:4])  # type: ignore[attr-defined]
 
 
 def header(a: argparse.Namespace) -> str:

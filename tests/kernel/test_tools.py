@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -24,6 +25,7 @@ from pybpf.tools import (
     profile,
     runqlat,
     tcpconnect,
+    tcplife,
 )
 from tests.conftest import require_feature
 
@@ -405,6 +407,68 @@ def test_funccount_clear_errors():
         funccount.run(["t:pybpf_no:such*"], out=io.StringIO())
     with pytest.raises(pybpf.AttachError, match="USDT patterns"):
         funccount.run(["u:c:setjmp"], out=io.StringIO())
+
+
+def _tcp_session(srv: socket.socket) -> tuple[int, int]:
+    """Connect to listener ``srv``, send 10 KiB, get 20 KiB back, close both ends; the
+    (client, server) ports of the session."""
+    c = socket.create_connection(srv.getsockname()[:2])
+    s, _ = srv.accept()
+    ports = c.getsockname()[1], s.getsockname()[1]
+    c.sendall(b"x" * 10240)
+    got = 0
+    while got < 10240:
+        got += len(s.recv(65536))
+    s.sendall(b"y" * 20480)
+    got = 0
+    while got < 20480:
+        got += len(c.recv(65536))
+    c.close()
+    time.sleep(0.05)
+    s.close()
+    return ports
+
+
+def _tcplife(argv: list[str], srv: socket.socket) -> tuple[list[str], tuple[int, int]]:
+    out, ready, ports = io.StringIO(), threading.Event(), []
+
+    def work() -> None:
+        ready.wait(10)
+        time.sleep(0.2)
+        ports.append(_tcp_session(srv))
+
+    t = threading.Thread(target=work)
+    t.start()
+    tcplife.run(["-p", str(os.getpid()), "-d", "1.5", *argv], out=out, ready=ready.set)
+    t.join()
+    return out.getvalue().splitlines(), ports[0]
+
+
+def test_tcplife_shows_this_processes_sessions_with_their_bytes():
+    comm = open("/proc/self/comm").read().strip()
+    with socket.create_server(("127.0.0.1", 0)) as srv:
+        lines, (cport, sport) = _tcplife([], srv)
+    assert lines[0] == "PID   COMM       LADDR           LPORT RADDR           RPORT TX_KB RX_KB MS"
+    rows = sorted(ln.split() for ln in lines[1:])
+    me = str(os.getpid())
+    # each end: this process, the ports, KB acked and received (10 KiB out, 20 KiB back)
+    assert [r[:8] for r in rows] == sorted([
+        [me, comm[:10], "127.0.0.1", str(cport), "127.0.0.1", str(sport), "10", "20"],
+        [me, comm[:10], "127.0.0.1", str(sport), "127.0.0.1", str(cport), "20", "10"]]), lines
+    assert all(float(r[8]) > 0 for r in rows)
+    # IPv6, wide columns, and only the local port of the listener
+    with socket.create_server(("::1", 0), family=socket.AF_INET6) as srv:
+        port = srv.getsockname()[1]
+        lines, (cport, sport) = _tcplife(["-w", "-6", "-L", str(port)], srv)
+    assert lines[0].startswith("PID   COMM             IP LADDR                      LPORT ")
+    assert [ln.split()[:9] for ln in lines[1:]] == [
+        [me, comm[:16], "6", "::1", str(port), "::1", str(cport), "20", "10"]], lines
+    # CSV
+    with socket.create_server(("127.0.0.1", 0)) as srv:
+        lines, (cport, sport) = _tcplife(["-s", "-D", str(srv.getsockname()[1])], srv)
+    assert lines[0] == "PID,COMM,IP,LADDR,LPORT,RADDR,RPORT,TX_KB,RX_KB,MS"
+    assert [ln.split(",")[:9] for ln in lines[1:]] == [
+        [me, comm, "4", "127.0.0.1", str(cport), "127.0.0.1", str(sport), "10", "20"]], lines
 
 
 def test_runqlat_sees_two_busy_processes_share_a_cpu():
