@@ -11,11 +11,11 @@ def object_path(name: str) -> str:
 
 
 def report_loop(interval: float, count: int, timestamp: bool, render, out,  # noqa: ANN001
-                duration: float = 0) -> None:
-    """bcc's loop of the summarizing tools: every ``interval`` seconds a blank line, the
-    time (``-T``) and ``render()``'s text; Ctrl-C (or SIGTERM, made one by the caller)
-    prints once more and ends, and so do the ``count``-th report and the one that reaches
-    ``duration`` seconds."""
+                duration: float = 0, blank: bool = True) -> None:
+    """bcc's loop of the summarizing tools: every ``interval`` seconds a blank line (unless
+    not ``blank``), the time (``-T``) and ``render()``'s text; Ctrl-C (or SIGTERM, made one
+    by the caller) prints once more and ends, and so do the ``count``-th report and the
+    one that reaches ``duration`` seconds."""
     import signal
     import time
 
@@ -28,7 +28,8 @@ def report_loop(interval: float, count: int, timestamp: bool, render, out,  # no
         except KeyboardInterrupt:
             exiting = True
             signal.signal(signal.SIGINT, signal.SIG_IGN)
-        print(file=out)
+        if blank:
+            print(file=out)
         if timestamp:
             print(time.strftime("%H:%M:%S"), file=out)
         text = render()

@@ -24,6 +24,7 @@ from pybpf.tools import (
     opensnoop,
     profile,
     runqlat,
+    syscount,
     tcpconnect,
     tcplife,
 )
@@ -469,6 +470,54 @@ def test_tcplife_shows_this_processes_sessions_with_their_bytes():
     assert lines[0] == "PID,COMM,IP,LADDR,LPORT,RADDR,RPORT,TX_KB,RX_KB,MS"
     assert [ln.split(",")[:9] for ln in lines[1:]] == [
         [me, comm, "4", "127.0.0.1", str(cport), "127.0.0.1", str(sport), "10", "20"]], lines
+
+
+def _syscount(argv: list[str], work) -> list[str]:  # noqa: ANN001
+    out, ready = io.StringIO(), threading.Event()
+    t = threading.Thread(target=lambda: ready.wait(10) and (time.sleep(0.2) or work()))
+    t.start()
+    syscount.run(["-p", str(os.getpid()), "-d", "1.5", *argv], out=out, ready=ready.set)
+    t.join()
+    lines = out.getvalue().splitlines()
+    assert lines[-2:] == ["", "Detaching..."] and lines[1].startswith("[")
+    return lines
+
+
+def _getppids(n: int):  # noqa: ANN202
+    return lambda: [os.getppid() for _ in range(n)]
+
+
+def _missing_stats(n: int):  # noqa: ANN202
+    def work() -> None:
+        for _ in range(n):
+            try:
+                os.stat("/pybpf-no-such-file")
+            except FileNotFoundError:
+                pass
+    return work
+
+
+def test_syscount_counts_this_processes_syscalls():
+    lines = _syscount([], _getppids(29))
+    assert lines[0] == "Tracing syscalls, printing top 10... Ctrl+C to quit."
+    assert lines[2] == "SYSCALL                   COUNT"
+    rows = {ln[:22].strip(): int(ln[22:]) for ln in lines[3:-2]}
+    assert rows["getppid"] == 29 and len(rows) <= 10, lines
+    # latency, in ms: the same count, some time
+    lines = _syscount(["-L", "-m"], _getppids(31))
+    assert lines[2] == "SYSCALL                   COUNT        TIME (ms)"
+    row = next(ln.split() for ln in lines[3:-2] if ln.startswith("getppid "))
+    assert row[1] == "31" and float(row[2]) > 0, lines
+    # per process: this one, with its comm
+    lines = _syscount(["-P", "-T", "3"], _getppids(37))
+    assert lines[2] == "PID    COMM               COUNT"
+    comm = open("/proc/self/comm").read().strip()
+    assert lines[3].split()[:2] == [str(os.getpid()), comm] and int(lines[3].split()[-1]) >= 37
+    # failed calls, with one errno: stat() of a missing file (newfstatat on x86-64)
+    lines = _syscount(["-x", "-e", "ENOENT"], _missing_stats(13))
+    assert lines[0] == "Tracing failed syscalls, printing top 10... Ctrl+C to quit."
+    rows = {ln[:22].strip(): int(ln[22:]) for ln in lines[3:-2]}
+    assert rows.get("newfstatat", rows.get("stat")) == 13 and "getppid" not in rows, lines
 
 
 def test_runqlat_sees_two_busy_processes_share_a_cpu():

@@ -83,3 +83,21 @@ def test_opensnoop_options():
 ])
 def test_release_numbers(release, numbers):
     assert release_numbers(release) == numbers
+
+
+def test_syscall_table_is_the_kernel_headers():
+    """pybpf/tools/_syscalls.py is scripts/gen_syscalls.py's output for the uapi header."""
+    import importlib.util
+    from pathlib import Path
+
+    from pybpf.tools import _syscalls
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("gen", root / "scripts" / "gen_syscalls.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    header = Path(gen.HEADER)
+    if not header.exists():
+        pytest.skip(f"{header} missing (Debian linux-libc-dev)")
+    assert (root / "pybpf" / "tools" / "_syscalls.py").read_text() == gen.render(
+        gen.table(header.read_text()))
+    assert _syscalls.NAMES[110] == "getppid" and _syscalls.NAMES[0] == "read"
