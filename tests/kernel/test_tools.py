@@ -25,6 +25,7 @@ from pybpf.tools import (
     profile,
     runqlat,
     syscount,
+    tcpaccept,
     tcpconnect,
     tcplife,
 )
@@ -518,6 +519,44 @@ def test_syscount_counts_this_processes_syscalls():
     assert lines[0] == "Tracing failed syscalls, printing top 10... Ctrl+C to quit."
     rows = {ln[:22].strip(): int(ln[22:]) for ln in lines[3:-2]}
     assert rows.get("newfstatat", rows.get("stat")) == 13 and "getppid" not in rows, lines
+
+
+def _accepts(argv: list[str]) -> tuple[list[str], list[tuple[str, int, int]]]:
+    """tcpaccept's lines while this process accepts an IPv4 and an IPv6 connection; the
+    (family, client port, server port) of each."""
+    out, ready, sessions = io.StringIO(), threading.Event(), []
+
+    def work() -> None:
+        ready.wait(10)
+        time.sleep(0.2)
+        for fam, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+            with socket.create_server((host, 0), family=fam) as srv:
+                c = socket.create_connection(srv.getsockname()[:2])
+                s, _ = srv.accept()
+                sessions.append((host, c.getsockname()[1], srv.getsockname()[1]))
+                c.close()
+                s.close()
+
+    t = threading.Thread(target=work)
+    t.start()
+    tcpaccept.run(["-p", str(os.getpid()), "-d", "1.5", *argv], out=out, ready=ready.set)
+    t.join()
+    return out.getvalue().splitlines(), sessions
+
+
+def test_tcpaccept_shows_the_connections_this_process_accepts():
+    comm = open("/proc/self/comm").read().strip()[:12]
+    me = str(os.getpid())
+    lines, sessions = _accepts([])
+    assert lines[0] == "PID     COMM         IP RADDR            RPORT LADDR            LPORT"
+    assert [ln.split() for ln in lines[1:]] == [
+        [me, comm, "4" if host == "127.0.0.1" else "6", host, str(cport), host, str(sport)]
+        for host, cport, sport in sessions], lines
+    lines, sessions = _accepts(["-4"])
+    assert [ln.split()[3] for ln in lines[1:]] == ["127.0.0.1"], lines
+    # -P: a port none of them listens on
+    lines, _ = _accepts(["-P", "1"])
+    assert lines[1:] == []
 
 
 def test_runqlat_sees_two_busy_processes_share_a_cpu():

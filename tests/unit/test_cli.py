@@ -33,4 +33,4 @@ def test_tools_listed_are_the_tools():
     from pybpf.cli import _tools
     assert _tools() == ["bashreadline", "biolatency", "biosnoop", "execsnoop", "ext4slower",
                         "funccount", "funclatency", "gethostlatency", "opensnoop", "profile",
-                        "runqlat", "syscount", "tcpconnect", "tcplife"]
+                        "runqlat", "syscount", "tcpaccept", "tcpconnect", "tcplife"]
