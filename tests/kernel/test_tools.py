@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -21,6 +22,7 @@ from pybpf.tools import (
     ext4slower,
     funccount,
     gethostlatency,
+    killsnoop,
     opensnoop,
     profile,
     runqlat,
@@ -557,6 +559,48 @@ def test_tcpaccept_shows_the_connections_this_process_accepts():
     # -P: a port none of them listens on
     lines, _ = _accepts(["-P", "1"])
     assert lines[1:] == []
+
+
+def _killsnoop(argv: list[str]) -> tuple[list[str], int, int]:
+    """killsnoop's lines while this process signals a child (0, then SIGTERM) and a pid
+    that does not exist (ESRCH); (child pid, missing pid)."""
+    out, ready = io.StringIO(), threading.Event()
+    child = subprocess.Popen(["sleep", "30"])
+    missing = 4194304 + 1             # above pid_max's limit: never a process
+
+    def work() -> None:
+        ready.wait(10)
+        time.sleep(0.2)
+        os.kill(child.pid, 0)
+        os.kill(child.pid, signal.SIGTERM)
+        try:
+            os.kill(missing, 0)
+        except ProcessLookupError:
+            pass
+
+    t = threading.Thread(target=work)
+    t.start()
+    try:
+        killsnoop.run(["-p", str(os.getpid()), "-d", "1.5", *argv], out=out, ready=ready.set)
+    finally:
+        t.join()
+        child.kill()
+        child.wait()
+    return out.getvalue().splitlines(), child.pid, missing
+
+
+def test_killsnoop_shows_this_processes_kills():
+    comm = open("/proc/self/comm").read().strip()
+    me = str(os.getpid())
+    lines, child, missing = _killsnoop([])
+    assert lines[0] == "TIME      PID     COMM             SIG  TPID    RESULT"
+    assert [ln.split()[1:] for ln in lines[1:]] == [
+        [me, comm, "0", str(child), "0"], [me, comm, "15", str(child), "0"],
+        [me, comm, "0", str(missing), "-3"]], lines                     # -ESRCH
+    lines, child, missing = _killsnoop(["-x"])
+    assert [ln.split()[3:] for ln in lines[1:]] == [["0", str(missing), "-3"]], lines
+    lines, child, missing = _killsnoop(["-s", "TERM"])
+    assert [ln.split()[3:] for ln in lines[1:]] == [["15", str(child), "0"]], lines
 
 
 def test_runqlat_sees_two_busy_processes_share_a_cpu():

@@ -32,5 +32,5 @@ def test_object_info_bad_file(tmp_path):
 def test_tools_listed_are_the_tools():
     from pybpf.cli import _tools
     assert _tools() == ["bashreadline", "biolatency", "biosnoop", "execsnoop", "ext4slower",
-                        "funccount", "funclatency", "gethostlatency", "opensnoop", "profile",
-                        "runqlat", "syscount", "tcpaccept", "tcpconnect", "tcplife"]
+                        "funccount", "funclatency", "gethostlatency", "killsnoop", "opensnoop",
+                        "profile", "runqlat", "syscount", "tcpaccept", "tcpconnect", "tcplife"]
