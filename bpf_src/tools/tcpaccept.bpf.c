@@ -8,10 +8,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "pybpf.h"
-
-#define AF_INET 2
-#define AF_INET6 10
-#define IPPROTO_TCP 6
+#include "pybpf_inet.h"
 
 const volatile __u32 targ_tgid = 0;
 const volatile __u16 targ_family = 0;	/* 0: both */

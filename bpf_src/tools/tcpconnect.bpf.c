@@ -6,10 +6,8 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include "pybpf.h"
+#include "pybpf_inet.h"
 
-#define AF_INET 2
-#define AF_INET6 10
-#define IPPROTO_TCP 6
 #define TCP_SYN_SENT 2
 #define MAX_PORTS 8
 
@@ -64,15 +62,7 @@ int on_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	e->uid = uid;
 	e->family = family;
 	e->dport = dport;
-	if (family == AF_INET6) {
-		BPF_CORE_READ_INTO(&e->saddr, ctx, saddr_v6);
-		BPF_CORE_READ_INTO(&e->daddr, ctx, daddr_v6);
-	} else {
-		__builtin_memset(e->saddr, 0, sizeof(e->saddr));
-		__builtin_memset(e->daddr, 0, sizeof(e->daddr));
-		BPF_CORE_READ_INTO((__u8 (*)[4])&e->saddr, ctx, saddr);
-		BPF_CORE_READ_INTO((__u8 (*)[4])&e->daddr, ctx, daddr);
-	}
+	pybpf_state_addrs(ctx, family, e->saddr, e->daddr);
 	bpf_get_current_comm(e->task, sizeof(e->task));
 	bpf_ringbuf_submit(e, 0);
 	return 0;

@@ -6,6 +6,14 @@ from __future__ import annotations
 import socket
 
 
+def port_set(text: str) -> set[int]:
+    """``-P 80,81``-style option text as a set of ports."""
+    ports = {int(p) for p in text.split(",") if p}
+    if not ports or not all(0 < p < 65536 for p in ports):
+        raise ValueError("ports in 1..65535, comma-separated")
+    return ports
+
+
 def addresses(e: object) -> tuple[int, str, str]:
     """(IP version, source, destination) of an event, as text."""
     if e.family == socket.AF_INET6:  # type: ignore[attr-defined]

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import pybpf
 
 from . import attach_all, close_all, object_path, print_events
-from ._inet import addresses
+from ._inet import addresses, port_set
 from ._options import Opt, parse
 
 TYPE_CHECKING = False
@@ -34,18 +34,11 @@ EXAMPLES = """examples:
 """
 
 
-def _ports(text: str) -> set[int]:
-    ports = {int(p) for p in text.split(",") if p}
-    if not ports or not all(0 < p < 65536 for p in ports):
-        raise ValueError("ports in 1..65535, comma-separated")
-    return ports
-
-
 OPTIONS = (
     Opt("-T", "--time", help="include time column on output (HH:MM:SS)"),
     Opt("-t", "--timestamp", help="include timestamp on output"),
     Opt("-p", "--pid", type=int, default=0, help="trace this PID only"),
-    Opt("-P", "--port", type=_ports, default=None, metavar="PORTS",
+    Opt("-P", "--port", type=port_set, default=None, metavar="PORTS",
         help="comma-separated list of local ports to trace"),
     Opt("-4", "--ipv4", help="trace IPv4 family only"),
     Opt("-6", "--ipv6", help="trace IPv6 family only"),

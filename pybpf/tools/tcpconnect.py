@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import pybpf
 
 from . import object_path, print_events
-from ._inet import addresses
+from ._inet import addresses, port_set
 from ._options import Opt, parse
 
 TYPE_CHECKING = False
@@ -40,9 +40,9 @@ MAX_PORTS = 8                  # tcpconnect.bpf.c
 
 
 def _ports(text: str) -> list[int]:
-    ports = [int(p) for p in text.split(",") if p]
-    if not ports or len(ports) > MAX_PORTS or not all(0 < p < 65536 for p in ports):
-        raise ValueError(f"1 to {MAX_PORTS} ports in 1..65535, comma-separated")
+    ports = sorted(port_set(text))
+    if len(ports) > MAX_PORTS:
+        raise ValueError(f"at most {MAX_PORTS} ports")
     return ports
 
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import pybpf
 
 from . import object_path, print_events
-from ._inet import addresses
+from ._inet import addresses, port_set
 from ._options import Opt, parse
 
 TYPE_CHECKING = False
@@ -38,22 +38,15 @@ EXAMPLES = """examples:
 """
 
 
-def _ports(text: str) -> set[int]:
-    ports = {int(p) for p in text.split(",") if p}
-    if not ports or not all(0 < p < 65536 for p in ports):
-        raise ValueError("ports in 1..65535, comma-separated")
-    return ports
-
-
 OPTIONS = (
     Opt("-T", "--time", help="include time column on output (HH:MM:SS)"),
     Opt("-t", "--timestamp", help="include timestamp on output (seconds)"),
     Opt("-w", "--wide", help="wide column output (fits IPv6 addresses)"),
     Opt("-s", "--csv", help="comma separated values output"),
     Opt("-p", "--pid", type=int, default=0, help="trace this PID only"),
-    Opt("-L", "--localport", type=_ports, default=None, metavar="LOCALPORT",
+    Opt("-L", "--localport", type=port_set, default=None, metavar="LOCALPORT",
         help="comma-separated list of local ports to trace."),
-    Opt("-D", "--remoteport", type=_ports, default=None, metavar="REMOTEPORT",
+    Opt("-D", "--remoteport", type=port_set, default=None, metavar="REMOTEPORT",
         help="comma-separated list of remote ports to trace."),
     Opt("-4", "--ipv4", help="trace IPv4 family only"),
     Opt("-6", "--ipv6", help="trace IPv6 family only"),
