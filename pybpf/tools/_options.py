@@ -72,12 +72,28 @@ def argparser(prog: str, description: str, opts: Sequence[Opt], args: Sequence[A
         if o.type is None:
             ap.add_argument(*o.flags, dest=o.dest, action="store_true", help=o.help)
         else:
-            ap.add_argument(*o.flags, dest=o.dest, type=o.type, default=o.default, help=o.help,
-                            metavar=o.metavar)
+            ap.add_argument(*o.flags, dest=o.dest, type=_said(o.type), default=o.default,
+                            help=o.help, metavar=o.metavar)
     for a in args:
-        ap.add_argument(a.dest, type=a.type, default=a.default, help=a.help, metavar=a.metavar,
-                        nargs="?" if a.optional else None)
+        ap.add_argument(a.dest, type=_said(a.type), default=a.default, help=a.help,
+                        metavar=a.metavar, nargs="?" if a.optional else None)
     return ap
+
+
+def _said(convert: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``convert`` whose ValueError messages reach the user (argparse shows only
+    "invalid <function name> value" for a ValueError; builtins like int keep that)."""
+    import argparse
+    if isinstance(convert, type):
+        return convert
+
+    def checked(text: str) -> Any:
+        try:
+            return convert(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    checked.__name__ = convert.__name__
+    return checked
 
 
 def _fast(opts: Sequence[Opt], args: Sequence[Arg], argv: Sequence[str]) -> SimpleNamespace | None:

@@ -101,3 +101,13 @@ def test_syscall_table_is_the_kernel_headers():
     assert (root / "pybpf" / "tools" / "_syscalls.py").read_text() == gen.render(
         gen.table(header.read_text()))
     assert _syscalls.NAMES[110] == "getppid" and _syscalls.NAMES[0] == "read"
+
+
+def test_a_bad_value_says_why(capsys):
+    """A converter's ValueError message reaches the user, not argparse's generic one."""
+    from pybpf.tools import syscount
+    with pytest.raises(SystemExit):
+        syscount.parse_args(["-e", "ENOPE"])
+    err = capsys.readouterr().err
+    assert "argument -e/--errno: no errno 'ENOPE'" in err
+    assert syscount.parse_args(["-e", "ENOENT"]).errno == 2
