@@ -15,6 +15,17 @@ def _tools() -> list[str]:
     return sorted(n[:-3] for n in os.listdir(d) if n.endswith(".py") and not n.startswith("_"))
 
 
+def _summary(tool: str) -> str:
+    """What a tool does, from its module docstring's first line ("x: what, printed as
+    bcc's x does."), read without importing it."""
+    with open(os.path.join(os.path.dirname(__file__), "tools", f"{tool}.py")) as f:
+        first = f.readline().strip().strip('"')
+    what = first.split(": ", 1)[-1]
+    for cut in (", printed as", ", as bcc"):
+        what = what.split(cut)[0]
+    return what.rstrip(".")
+
+
 def object_info(path: str, core: bool = True, out: object = None) -> int:
     """Print programs, maps, globals and CO-RE relocations of an object."""
     from .spec import ObjectSpec
@@ -84,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     bd.add_argument("file", nargs="?", default="/sys/kernel/btf/vmlinux")
     bd.add_argument("--types", default="", help="comma-separated type names to emit")
     for t in tools:
-        sub.add_parser(t, help=f"the {t} tool (pybpf {t} --help)", add_help=False)
+        sub.add_parser(t, help=_summary(t), add_help=False)
     ns = ap.parse_args(args)
     if ns.verbose:
         import logging

@@ -34,3 +34,11 @@ def test_tools_listed_are_the_tools():
     assert _tools() == ["bashreadline", "biolatency", "biosnoop", "execsnoop", "ext4slower",
                         "funccount", "funclatency", "gethostlatency", "killsnoop", "opensnoop",
                         "profile", "runqlat", "syscount", "tcpaccept", "tcpconnect", "tcplife"]
+
+
+def test_help_lists_each_tool_with_what_it_does():
+    r = subprocess.run([sys.executable, "-m", "pybpf", "--help"], capture_output=True, text=True,
+                       cwd=ROOT)
+    assert r.returncode == 0
+    assert "biolatency    block device I/O latency as a histogram" in r.stdout
+    assert "tcpconnect    trace active TCP connections (connect())" in r.stdout
