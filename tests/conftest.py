@@ -102,9 +102,12 @@ def no_fd_leak():
     assert not details, f"file descriptors leaked: {details}"
 
 
-# a gcc-built busy loop for the stack samplers: pybpf_busy_spin <- pybpf_busy_outer <- main
+# a gcc-built busy loop for the stack samplers: pybpf_busy_spin <- pybpf_busy_outer <- main;
+# with an argument it waits instead (a process with the binary mapped, not eating a CPU:
+# under the matrix's single-threaded TCG a spinning guest process starves the test)
 BUSY_C = r"""
 #include <stdio.h>
+#include <unistd.h>
 volatile unsigned long spins;
 volatile int stop;
 
@@ -119,11 +122,14 @@ __attribute__((noinline)) void pybpf_busy_outer(void)
 	pybpf_busy_spin();
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	puts("spinning");
+	puts(argc > 1 ? "waiting" : "spinning");
 	fflush(stdout);
-	pybpf_busy_outer();
+	if (argc > 1)
+		pause();
+	else
+		pybpf_busy_outer();
 	return 0;
 }
 """
@@ -145,6 +151,16 @@ def busy_bin(tmp_path_factory):
 def busy_proc(busy_bin):
     p = subprocess.Popen([busy_bin], stdout=subprocess.PIPE)
     assert p.stdout.readline() == b"spinning\n"
+    yield p
+    p.kill()
+    p.wait()
+
+
+@pytest.fixture
+def idle_proc(busy_bin):
+    """The busy binary, waiting in pause() (its symbols mapped, no CPU used)."""
+    p = subprocess.Popen([busy_bin, "wait"], stdout=subprocess.PIPE)
+    assert p.stdout.readline() == b"waiting\n"
     yield p
     p.kill()
     p.wait()
