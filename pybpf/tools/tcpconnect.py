@@ -1,9 +1,11 @@
 """tcpconnect: trace active TCP connections (connect()), printed as bcc's tcpconnect does.
 
-    pybpf tcpconnect [-t] [-p PID] [-P PORT[,PORT...]] [-4 | -6] [-U] [-u UID] [-c] [-d SECONDS]
+    pybpf tcpconnect [-t] [-p PID] [-P PORT[,PORT...]] [-4 | -6] [-L] [-U] [-u UID] [-c]
+                     [-d SECONDS]
 
 Seen where a socket enters SYN_SENT (tracepoint sock/inet_sock_set_state), so it needs no
-kprobes; the local port is not known there, hence no bcc ``-L``. ``-c`` counts connects per
+kprobes. The local port is chosen just after: ``-L`` prints each connect when its socket
+leaves SYN_SENT (established or failed), with the port. ``-c`` counts connects per
 source, destination and port instead, printed at the end. ``-d`` is this tool's own.
 Not here: bcc's ``--cgroupmap``/``--mntnsmap`` and ``-d`` (DNS).
 """
@@ -32,6 +34,7 @@ EXAMPLES = """examples:
     pybpf tcpconnect -P 80,81  # only trace port 80 and 81
     pybpf tcpconnect -4        # only trace IPv4 family
     pybpf tcpconnect -6        # only trace IPv6 family
+    pybpf tcpconnect -L        # include LPORT
     pybpf tcpconnect -U        # include UID
     pybpf tcpconnect -u 1000   # only trace UID 1000
     pybpf tcpconnect -c        # count connects per src ip and dest ip/port
@@ -53,6 +56,7 @@ OPTIONS = (
         help="comma-separated list of destination ports to trace."),
     Opt("-4", "--ipv4", help="trace IPv4 family only"),
     Opt("-6", "--ipv6", help="trace IPv6 family only"),
+    Opt("-L", "--lport", help="include LPORT on output"),
     Opt("-U", "--print-uid", help="include UID on output"),
     Opt("-u", "--uid", type=int, default=-1, help="trace this UID only"),
     Opt("-c", "--count", help="count connects per src ip and dest ip/port"),
@@ -70,14 +74,17 @@ def header(a: argparse.Namespace) -> str:
         return f"{'LADDR':<25} {'RADDR':<25} {'RPORT':<20} {'CONNECTS':<10}"
     h = f"{'TIME(s)':<9}" if a.timestamp else ""
     h += f"{'UID':<6}" if a.print_uid else ""
-    return h + f"{'PID':<7} {'COMM':<12} {'IP':<2} {'SADDR':<16} {'DADDR':<16} {'DPORT':<6}"
+    lport = f"{'LPORT':<6} " if a.lport else ""
+    return h + f"{'PID':<7} {'COMM':<12} {'IP':<2} {'SADDR':<16} {lport}{'DADDR':<16} {'DPORT':<6}"
 
 
 def format_event(e: object, a: argparse.Namespace, t0_us: int | None) -> str:
     ip, saddr, daddr = addresses(e)
     line = f"{(e.ts_us - t0_us) / 1e6:<9.3f}" if a.timestamp else ""  # type: ignore[attr-defined,operator]
     line += f"{e.uid:<6d}" if a.print_uid else ""  # type: ignore[attr-defined]
-    return line + f"{e.pid:<7d} {e.task[:12]:<12} {ip:<2d} {saddr:<16} {daddr:<16} {e.dport:<6d}"  # type: ignore[attr-defined]
+    lport = f"{e.lport:<6d} " if a.lport else ""  # type: ignore[attr-defined]
+    return line + (f"{e.pid:<7d} {e.task[:12]:<12} {ip:<2d} {saddr:<16} {lport}{daddr:<16} "  # type: ignore[attr-defined]
+                   f"{e.dport:<6d}")  # type: ignore[attr-defined]
 
 
 def run(argv: Sequence[str], out=sys.stdout, ready=None) -> int:  # noqa: ANN001
@@ -88,7 +95,8 @@ def run(argv: Sequence[str], out=sys.stdout, ready=None) -> int:  # noqa: ANN001
     ports = a.port or []
     rodata = {"targ_tgid": a.pid, "targ_uid": a.uid if a.uid >= 0 else 0xFFFFFFFF,
               "targ_family": socket.AF_INET if a.ipv4 else socket.AF_INET6 if a.ipv6 else 0,
-              "targ_ports": ports + [0] * (MAX_PORTS - len(ports)), "targ_nports": len(ports)}
+              "targ_ports": ports + [0] * (MAX_PORTS - len(ports)), "targ_nports": len(ports),
+              "targ_lport": a.lport}
     counts: dict[tuple[str, str, int], int] = {}
     with pybpf.load(object_path("tcpconnect"), rodata=rodata) as obj:
         link = obj.programs["on_state"].attach()

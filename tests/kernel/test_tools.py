@@ -671,16 +671,19 @@ def test_profile_samples_the_busy_function(busy_proc):
     assert f"    -                busy ({busy_proc.pid})\n" in text
 
 
-def _tcpconnect(argv: list[str], targets: list[tuple[str, int]]) -> list[str]:
-    """tcpconnect's lines while this process connects to ``targets`` once it is attached."""
-    import socket
+def _tcpconnect(argv: list[str], targets: list[tuple[str, int]],
+                local_ports: list[int] | None = None) -> list[str]:
+    """tcpconnect's lines while this process connects to ``targets`` once it is attached
+    (the local port of each appended to ``local_ports``)."""
     out, ready = io.StringIO(), threading.Event()
 
     def connect() -> None:
         ready.wait(10)
         time.sleep(0.2)
         for host, port in targets:
-            socket.create_connection((host, port), timeout=5).close()
+            with socket.create_connection((host, port), timeout=5) as c:
+                if local_ports is not None:
+                    local_ports.append(c.getsockname()[1])
 
     t = threading.Thread(target=connect)
     t.start()
@@ -714,6 +717,11 @@ def test_tcpconnect_shows_this_process_connecting(listeners):
                          f"{me} 6  {h6:<16} {h6:<16} {p6:<6}"]
     lines = _tcpconnect(["-P", f"{p4b},{p6}", "-6"], listeners)           # ports and family
     assert [ln.split()[-1] for ln in lines[1:]] == [str(p6)]
+    ports: list[int] = []
+    lines = _tcpconnect(["-L"], listeners, ports)                         # local ports
+    assert lines[0] == "PID     COMM         IP SADDR            LPORT  DADDR            DPORT "
+    assert lines[1:] == [f"{os.getpid():<7} {comm:<12} {ip}  {h:<16} {lp:<6} {h:<16} {p:<6}"
+                         for (h, p), lp, ip in zip(listeners, ports, (4, 4, 6), strict=True)]
     lines = _tcpconnect(["-c"], listeners + listeners[:1])                # counted
     assert lines[-4:] == ["LADDR                     RADDR                     RPORT                CONNECTS  ",
                           f"{h4:<25} {h4:<25} {p4:<20} {2:<10}", f"{h4:<25} {h4:<25} {p4b:<20} {1:<10}",
