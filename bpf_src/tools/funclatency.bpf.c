@@ -2,7 +2,8 @@
 /* funclatency: time a kernel or user function from entry to return, as a log2 histogram.
  * The entry/return pair is attached at run time: kprobe/kretprobe or uprobe/uretprobe on one
  * function each (SEC "kprobe"/"kretprobe"), or kprobe.multi on a kernel glob. The pair not
- * used is not loaded. */
+ * used is not loaded. With per_function, one histogram per function index: the BPF cookie
+ * of the return probe (5.15+), or func_idx in objects loaded one per function. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -10,6 +11,9 @@
 
 const volatile __u32 targ_tgid = 0;
 const volatile __u64 unit_div = 1;	/* 1: nsecs, 1000: usecs, 1000000: msecs */
+const volatile bool per_function = false;
+const volatile bool use_cookie = true;
+const volatile __u32 func_idx = 0;	/* the index without cookies */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -17,6 +21,19 @@ struct {
 	__type(key, __u64);		/* pid_tgid */
 	__type(value, __u64);		/* entry time, ns */
 } starts SEC(".maps");
+
+struct fhist {
+	__u32 slots[PYBPF_LOG2_SLOTS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);		/* function index */
+	__type(value, struct fhist);
+} fhists SEC(".maps");
+
+static const struct fhist zero_fhist;
 
 __u64 hist[PYBPF_LOG2_SLOTS];		/* in units of unit_div */
 __u64 total_ns;
@@ -34,7 +51,7 @@ static __always_inline int record_entry(void)
 	return 0;
 }
 
-static __always_inline int record_return(void)
+static __always_inline int record_return(void *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u64 *tsp, delta;
@@ -47,6 +64,12 @@ static __always_inline int record_return(void)
 	bpf_map_delete_elem(&starts, &id);
 	__sync_fetch_and_add(&total_ns, delta);
 	__sync_fetch_and_add(&calls, 1);
+	if (per_function) {
+		__u32 idx = use_cookie ? bpf_get_attach_cookie(ctx) : func_idx;
+
+		pybpf_hist_add(&fhists, &idx, &zero_fhist, delta / unit_div);
+		return 0;
+	}
 	slot = pybpf_log2_slot(delta / unit_div);
 	if (slot < PYBPF_LOG2_SLOTS)
 		__sync_fetch_and_add(&hist[slot], 1);
@@ -62,7 +85,7 @@ int func_entry(struct pt_regs *ctx)
 SEC("kretprobe")
 int func_exit(struct pt_regs *ctx)
 {
-	return record_return();
+	return record_return(ctx);
 }
 
 SEC("kprobe.multi")
@@ -74,7 +97,7 @@ int func_entry_multi(struct pt_regs *ctx)
 SEC("kretprobe.multi")
 int func_exit_multi(struct pt_regs *ctx)
 {
-	return record_return();
+	return record_return(ctx);
 }
 
 char LICENSE[] SEC("license") = "GPL";
