@@ -15,6 +15,10 @@ const volatile bool targ_per_disk = false;
 const volatile bool targ_per_flag = false;
 const volatile bool targ_ms = false;
 const volatile __u32 targ_dev = 0;	/* 0: every disk */
+const volatile bool targ_extension = false;	/* keep the total and count too (-e) */
+
+__u64 ext_total;			/* in usecs or msecs, as the histograms */
+__u64 ext_count;
 
 struct hist_key {
 	__u32 dev;		/* 0 unless per disk */
@@ -86,7 +90,12 @@ int BPF_PROG(block_rq_complete, struct request *rq)
 		hkey.dev = pybpf_rq_dev(rq);
 	if (targ_per_flag)
 		hkey.flags = BPF_CORE_READ(rq, cmd_flags);
-	pybpf_hist_add(&hists, &hkey, &zero_hist, delta / (targ_ms ? 1000000 : 1000));
+	delta /= targ_ms ? 1000000 : 1000;
+	pybpf_hist_add(&hists, &hkey, &zero_hist, delta);
+	if (targ_extension) {
+		__sync_fetch_and_add(&ext_total, delta);
+		__sync_fetch_and_add(&ext_count, 1);
+	}
 	return 0;
 }
 

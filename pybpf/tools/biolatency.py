@@ -1,10 +1,11 @@
 """biolatency: block device I/O latency as a histogram, printed as bcc's biolatency does.
 
-    pybpf biolatency [-T] [-Q] [-m] [-D | -F] [-d DISK] [interval] [count]
+    pybpf biolatency [-T] [-Q] [-m] [-D | -F] [-e] [-d DISK] [interval] [count]
 
 From the issue of a request to the device (``-Q``: from its insertion in the queue) to its
 completion. ``-D`` prints a histogram per disk, ``-F`` per operation and flags
-("Sync-Write"), named from the kernel's own BTF enums. Not here: bcc's ``-e`` and ``-j``.
+("Sync-Write"), named from the kernel's own BTF enums; ``-e`` adds the average, total and
+count. Not here: bcc's ``-j``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ EXAMPLES = """examples:
     pybpf biolatency -Q          # include OS queued time in I/O time
     pybpf biolatency -D          # show each disk device separately
     pybpf biolatency -F          # show I/O flags separately
+    pybpf biolatency -e          # show extension summary(total, average)
     pybpf biolatency -d vda      # trace vda only
 """
 
@@ -39,6 +41,7 @@ OPTIONS = (
     Opt("-m", "--milliseconds", help="millisecond histogram"),
     Opt("-D", "--disks", help="print a histogram per disk device"),
     Opt("-F", "--flags", help="print a histogram per set of I/O flags"),
+    Opt("-e", "--extension", help="summarize average/total value"),
     Opt("-d", "--disk", type=str, default="", help="trace this disk only"),
 )
 ARGS = (Arg("interval", type=float, default=99999999, optional=True,
@@ -101,20 +104,31 @@ def run(argv: Sequence[str], out=sys.stdout, ready=None) -> int:  # noqa: ANN001
     else:
         render_args = None
     rodata = {"targ_queued": a.queued, "targ_per_disk": a.disks, "targ_per_flag": a.flags,
-              "targ_ms": a.milliseconds, "targ_dev": dev}
+              "targ_ms": a.milliseconds, "targ_dev": dev, "targ_extension": a.extension}
     return run_summary("biolatency", rodata, "Tracing block device I/O... Hit Ctrl-C to end.", a,
-                       lambda obj: lambda: _render(obj.maps["hists"], label, render_args),
+                       lambda obj: lambda: _render(obj, label, render_args, a.extension),
                        out, ready)
 
 
-def _render(hists: pybpf.Map, label: str, sections) -> str:  # noqa: ANN001
-    """The histograms gathered since the last report (then cleared, as bcc does)."""
+def _render(obj: pybpf.Object, label: str, sections, extension: bool) -> str:  # noqa: ANN001
+    """The histograms gathered since the last report (then cleared, as bcc does), and with
+    ``-e`` the average, total and count."""
+    hists = obj.maps["hists"]
     field = "dev" if sections is not None and sections[0] == "disk" else "flags"
     by_key = {getattr(k, field): v.slots for k, v in hists.items()}
     hists.clear()
     if sections is None:
-        return log2_hist(by_key.get(0, []), label)
-    return print_map_hists(by_key, label, *sections)
+        text = log2_hist(by_key.get(0, []), label)
+    else:
+        text = print_map_hists(by_key, label, *sections)
+    if extension:
+        bss = obj.bss
+        total, count = bss.ext_total, bss.ext_count
+        bss.ext_total, bss.ext_count = 0, 0
+        if count:
+            text += (f"\n\navg = {total // count} {label}, total: {total} {label}, "
+                     f"count: {count}\n")
+    return text
 
 
 def main(argv: Sequence[str]) -> int:

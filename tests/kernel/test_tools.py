@@ -126,7 +126,7 @@ def _hist_sections(text: str) -> dict[str, int]:
     out: dict[str, int] = {}
     head = None
     for ln in text.splitlines():
-        if " = " in ln and "->" not in ln:
+        if " = " in ln and "->" not in ln and not ln.startswith("avg = "):
             head = ln
             out[head] = 0
         elif head is not None and (counts := _hist_counts(ln)):
@@ -203,8 +203,10 @@ def _biolatency(argv: list[str], path: str, n: int) -> str:
 def test_biolatency_counts_this_tests_direct_reads(tmp_path):
     path, disk, _ = _direct_io_target(tmp_path)
     n = 40
-    text = _biolatency(["-F", "-d", disk], path, n)
+    text = _biolatency(["-F", "-e", "-d", disk], path, n)
     lines = text.splitlines()
+    ext = [ln.split() for ln in lines if ln.startswith("avg = ")]      # -e: bcc's summary line
+    assert len(ext) == 1 and ext[0][3:5] == ["usecs,", "total:"] and int(ext[0][-1]) >= n, text
     assert lines[0] == "Tracing block device I/O... Hit Ctrl-C to end."
     assert "     usecs               : count     distribution" in lines
     sections = _hist_sections(text)
